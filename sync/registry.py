@@ -1,0 +1,96 @@
+"""Event types the app knows: versions, upgrades, validation, authorisation, handlers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from sync.envelope import Envelope
+
+
+class PayloadInvalid(ValueError):
+    """A payload that breaks its type's schema; the event goes to quarantine, kept."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class RuleBroken:
+    """A domain rule an event broke: the event is stored and the office reviews it."""
+
+    code: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the flag as the push result and the review queue show it."""
+        return {"code": self.code, **self.detail}
+
+
+@dataclass
+class HandlerContext:
+    """What a domain handler gets: the stored event, its upgraded payload, the session."""
+
+    session: Session
+    envelope: Envelope
+    payload: dict[str, Any]
+    effective_at: int
+    received_at: int
+    actor_role: str
+
+
+Handler = Callable[[HandlerContext], list[RuleBroken]]
+Upgrade = Callable[[dict[str, Any]], dict[str, Any]]
+Validator = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass
+class EventType:
+    """One event type: its current version, how older versions upgrade, who may send it."""
+
+    name: str
+    version: int
+    handler: Handler
+    validate: Validator
+    roles: frozenset[str]
+    subject: Callable[[dict[str, Any]], str | None] = lambda payload: None
+    upgrades: dict[int, Upgrade] = field(default_factory=dict)
+
+    def upgrade(self, v: int, payload: dict[str, Any]) -> dict[str, Any]:
+        """Bring a payload of version `v` up to the current version, one step at a time."""
+        if v > self.version:
+            raise PayloadInvalid("v", f"version {v} is newer than this server knows ({self.version})")
+        while v < self.version:
+            step = self.upgrades.get(v)
+            if step is None:
+                raise PayloadInvalid("v", f"no upgrade from version {v}")
+            payload = step(dict(payload))
+            v += 1
+        return payload
+
+
+class EventRegistry:
+    """The event types a server accepts; the web app registers one per floor action."""
+
+    def __init__(self) -> None:
+        self._types: dict[str, EventType] = {}
+
+    def register(self, event_type: EventType) -> EventType:
+        """Add an event type; a name is registered once."""
+        if event_type.name in self._types:
+            raise ValueError(f"event type {event_type.name} registered twice")
+        self._types[event_type.name] = event_type
+        return event_type
+
+    def get(self, name: str) -> EventType | None:
+        """Return the type called `name`, or None when the server does not know it."""
+        return self._types.get(name)
+
+    def names(self) -> list[str]:
+        """List the registered type names."""
+        return sorted(self._types)

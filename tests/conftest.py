@@ -1,0 +1,190 @@
+"""Fixtures: the app on a real database (a SQLite file, or PostgreSQL via TEST_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from webapp import create_app
+from webapp.config import TestConfig
+from webapp.extensions import db
+
+PG_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+@pytest.fixture(scope="session")
+def migrated(tmp_path_factory) -> str:
+    """Migrate an empty database once: a SQLite template file, or the PostgreSQL test database."""
+    folder = tmp_path_factory.mktemp("template")
+    url = PG_URL or f"sqlite:///{folder / 'template.sqlite3'}"
+    app = create_app(TestConfig(database_url=url, instance=folder))
+    with app.app_context():
+        if PG_URL:
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        upgrade()
+        db.engine.dispose()
+    return url
+
+
+def _fresh_url(template_url: str, folder: Path) -> str:
+    if PG_URL:
+        return template_url
+    target = folder / "shopfloor.sqlite3"
+    shutil.copy(template_url.removeprefix("sqlite:///"), target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def app(migrated, tmp_path):
+    """An app on a fresh, migrated database."""
+    app = create_app(TestConfig(database_url=_fresh_url(migrated, tmp_path), instance=tmp_path))
+    if PG_URL:
+        with app.app_context():
+            tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+            with db.engine.begin() as conn:
+                conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    """A test client (a browser without JavaScript)."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """The `flask` command line."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_user(app):
+    """Return a factory: make_user(role, username=None, password='pw') creates a user."""
+    from webapp.models import User
+
+    def make(role: str, username: str | None = None, password: str = "pw") -> User:
+        with app.app_context():
+            user = User(username=username or f"{role}-{uuid.uuid4().hex[:6]}", display_name=f"{role} person",
+                        role=role)
+            user.set_password(password)
+            db.session.add(user)
+            db.session.commit()
+            db.session.refresh(user)
+            db.session.expunge(user)
+            return user
+
+    return make
+
+
+@pytest.fixture
+def plant(app):
+    """A minimal plant: one workshop, two operations with locations, a product, an order, three bins."""
+    from datetime import date
+
+    from webapp.domain.label_codes import mint
+    from webapp.models import Bin, BinLabel, Location, Operation, Plant, Product, WorkOrder, Workshop
+
+    with app.app_context():
+        p = Plant(code="T", name_zh="测试厂", name_en="Test plant")
+        w = Workshop(plant=p, code="W1", name_zh="一车间", name_en="Shop 1")
+        ops = [Operation(code=f"OP{i}0", name_zh=f"工序{i}", name_en=f"Op {i}", workshop=w) for i in (1, 2)]
+        locs = [Location(code=f"L-{o.code}", kind="operation", operation=o, workshop=w, name_zh=o.name_zh,
+                         name_en=o.name_en) for o in ops]
+        prod = Product(code="HS-01", name_zh="半轴", name_en="Half-shaft")
+        order = WorkOrder(number="WO-1", product=prod, quantity=800, due_date=date(2026, 12, 1), customer="C")
+        db.session.add_all([p, w, *ops, *locs, prod, order])
+        codes = [mint(n) for n in (1, 2, 3)]
+        for code in codes:
+            b = Bin(code=code, workshop=w, work_order=order, product=prod, quantity=50, location=locs[0])
+            db.session.add_all([b, BinLabel(code=code, bin=b)])
+        db.session.commit()
+        return {"codes": codes, "order": "WO-1", "operations": ["OP10", "OP20"]}
+
+
+class Auth:
+    """Sign a test client in and out, as a person would with the form."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def csrf(self, path: str = "/login") -> str:
+        """Return the CSRF token a page carries."""
+        page = self.client.get(path)
+        return re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
+
+    def login(self, username: str, password: str = "pw"):
+        """Post the sign-in form."""
+        return self.client.post("/login", data={"username": username, "password": password,
+                                                "csrf_token": self.csrf()})
+
+    def logout(self):
+        """Post the sign-out form."""
+        return self.client.post("/logout", data={"csrf_token": self.csrf("/scan")})
+
+
+@pytest.fixture
+def auth(client):
+    """Sign-in helper for `client`."""
+    return Auth(client)
+
+
+class Device:
+    """A phone as the sync contract sees it: registers, numbers its events, pushes and pulls."""
+
+    def __init__(self, client, auth: Auth, user):
+        self.client, self.user = client, user
+        self.id = str(uuid.uuid4())
+        csrf = auth.csrf("/scan")
+        reply = client.post("/api/v1/devices", json={"device_id": self.id, "label": "test phone"},
+                            headers={"X-CSRFToken": csrf})
+        assert reply.status_code == 201, reply.text
+        self.token = reply.json["token"]
+        self.seq = 0
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def event(self, type_: str = "bin.counted", payload: dict | None = None, **fields) -> dict:
+        """Make the next event in this device's sequence."""
+        self.seq += 1
+        event = {"id": str(uuid.uuid4()), "device_id": self.id, "seq": self.seq, "type": type_, "v": 1,
+                 "occurred_at": int(time.time() * 1000), "actor_id": self.user.id, "payload": payload or {},
+                 "attachments": []}
+        event.update(fields)
+        return event
+
+    def push(self, events: list, **body):
+        """Push events; return the response."""
+        return self.client.post("/api/v1/sync/push", json={"device_id": self.id, "build": "test", "events": events,
+                                                           **body}, headers=self.headers)
+
+    def pull(self, cursor: str | None = None):
+        """Pull one page after `cursor`."""
+        return self.client.get("/api/v1/sync/pull", query_string={"cursor": cursor} if cursor else {},
+                               headers=self.headers)
+
+
+@pytest.fixture
+def signed_in_device(client, auth, make_user):
+    """Return a factory: signed_in_device(role) signs a new user in and registers a device."""
+
+    def make(role: str = "clerk") -> Device:
+        user = make_user(role)
+        assert auth.login(user.username).status_code == 303
+        return Device(client, auth, user)
+
+    return make

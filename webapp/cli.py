@@ -1,0 +1,42 @@
+"""Commands: `flask --app webapp demo`, `flask --app webapp create-user`."""
+
+from __future__ import annotations
+
+import click
+
+from webapp.domain.roles import ALL_ROLES
+from webapp.extensions import db
+
+
+def register(app) -> None:
+    """Add the Shopfloor commands to the `flask` command line."""
+
+    @app.cli.command("demo")
+    @click.option("--if-empty", is_flag=True, help="Load only when the database has no plant yet.")
+    def demo(if_empty: bool) -> None:
+        """Load the demo plant: workshops, route, parts, orders, 40 bins, two weeks of history."""
+        from webapp.services import demo as demo_plant
+
+        if not demo_plant.is_empty():
+            if if_empty:
+                click.echo("Database already has a plant; demo not loaded.")
+                return
+            raise click.ClickException("The database already has a plant. Use an empty database for the demo.")
+        demo_plant.load()
+        click.echo("Demo plant loaded. Users: clerk, inspector, operator, receiver, office, director, keeper, "
+                   "follower, admin; password: demo")
+
+    @app.cli.command("create-user")
+    @click.argument("username")
+    @click.option("--role", type=click.Choice(sorted(ALL_ROLES)), required=True)
+    @click.option("--name", "display_name", default=None, help="Name shown in the app.")
+    @click.password_option()
+    def create_user(username: str, role: str, display_name: str | None, password: str) -> None:
+        """Create a person who can sign in."""
+        from webapp.models import User
+
+        user = User(username=username.lower(), display_name=display_name or username, role=role)
+        user.set_password(password)
+        db.session.add(user)
+        db.session.commit()
+        click.echo(f"Created {user.username} ({role}).")

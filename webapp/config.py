@@ -1,0 +1,75 @@
+"""Configuration read from the environment, with a test variant."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def instance_dir(override: str | Path | None = None) -> Path:
+    """Return the folder for the SQLite file, the secret key and the certificate."""
+    path = Path(override or os.environ.get("INSTANCE_DIR", ROOT / "instance"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def secret_key(folder: Path) -> str:
+    """Return SECRET_KEY from the environment, else one generated once into instance/."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = folder / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class Config:
+    """Settings for a plant's server; every one can come from the environment."""
+
+    def __init__(self, instance: str | Path | None = None) -> None:
+        folder = instance_dir(instance)
+        self.INSTANCE_DIR = str(folder)
+        self.SECRET_KEY = secret_key(folder)
+        self.SQLALCHEMY_DATABASE_URI = os.environ.get(
+            "DATABASE_URL", f"sqlite:///{folder / 'shopfloor.sqlite3'}"
+        ).replace("postgres://", "postgresql+psycopg://", 1).replace(
+            "postgresql://", "postgresql+psycopg://", 1
+        )
+        self.PUBLIC_URL = os.environ.get("PUBLIC_URL", "").rstrip("/")
+        self.UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(folder / "uploads"))
+        self.PORT = int(os.environ.get("PORT", "8000"))
+        self.HTTPS_PORT = int(os.environ.get("HTTPS_PORT", "8443"))
+        self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+        self.LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;60 per hour")
+        self.MIN_BUILD = os.environ.get("MIN_BUILD", "")
+        self.BABEL_DEFAULT_TIMEZONE = os.environ.get("PLANT_TIMEZONE", "Asia/Shanghai")
+        self.SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)  # one shift
+    REMEMBER_COOKIE_DURATION = timedelta(hours=12)
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = 12 * 3600  # a form opened at the start of a shift still posts
+    WTF_CSRF_HEADERS = ["X-CSRFToken", "X-CSRF-Token"]
+    BABEL_DEFAULT_LOCALE = "en"
+    LANGUAGES = ("zh_CN", "en")
+    DEVICE_TOKEN_HOURS = 12
+    TESTING = False
+
+
+class TestConfig(Config):
+    """Settings for the test suite: a throwaway database, fast hashing, a test limit."""
+
+    TESTING = True
+
+    def __init__(self, database_url: str | None = None, instance: str | Path | None = None) -> None:
+        super().__init__(instance)
+        if database_url:
+            self.SQLALCHEMY_DATABASE_URI = database_url
+        self.LOGIN_RATE_LIMIT = "1000 per minute"

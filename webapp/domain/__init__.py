@@ -1,0 +1,1 @@
+"""Plain-Python floor rules: no Flask, no database session."""

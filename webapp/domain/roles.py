@@ -1,0 +1,58 @@
+"""Roles on the floor and in the office, and what each may do."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """A person's job in the plant (shared/domain.md, "The people")."""
+
+    CLERK = "clerk"  # 转序员
+    INSPECTOR = "inspector"  # 检查员
+    OPERATOR = "operator"  # 上道工序操作者
+    RECEIVER = "receiver"  # 下道工序车间主任/班长
+    OFFICE = "office"  # 统计员
+    DIRECTOR = "director"  # 车间主任
+    KEEPER = "keeper"  # 保管员
+    FOLLOWER = "follower"  # 跟单员
+    ADMIN = "admin"  # 管理员
+
+
+ALL_ROLES: frozenset[str] = frozenset(Role)
+# Floor users land on the scan screen; office users on the office pages.
+FLOOR_ROLES: frozenset[str] = frozenset({Role.CLERK, Role.INSPECTOR, Role.OPERATOR, Role.RECEIVER, Role.KEEPER})
+OFFICE_ROLES: frozenset[str] = frozenset({Role.OFFICE, Role.DIRECTOR, Role.FOLLOWER, Role.ADMIN})
+
+
+class Can(StrEnum):
+    """A capability a route or an event type needs."""
+
+    USE_FLOOR = "use_floor"  # scan screen, bin pages
+    COUNT_BIN = "count_bin"
+    VIEW_OFFICE = "view_office"
+    READ_EVENTS = "read_events"
+    SYNC = "sync"  # register a device, push, pull
+    ADMIN = "admin"
+
+
+CAPABILITIES: dict[Can, frozenset[str]] = {
+    Can.USE_FLOOR: ALL_ROLES,
+    # Clerks count (stocktakes too), inspectors count samples, keepers count stores;
+    # directors and admins may recount a disputed bin.
+    Can.COUNT_BIN: frozenset({Role.CLERK, Role.INSPECTOR, Role.KEEPER, Role.DIRECTOR, Role.ADMIN}),
+    Can.VIEW_OFFICE: OFFICE_ROLES,
+    Can.READ_EVENTS: OFFICE_ROLES,
+    Can.SYNC: ALL_ROLES,
+    Can.ADMIN: frozenset({Role.ADMIN}),
+}
+
+
+def may(role: str | None, capability: Can) -> bool:
+    """Say whether a person with `role` has `capability`."""
+    return role is not None and role in CAPABILITIES[capability]
+
+
+def home_for(role: str) -> str:
+    """Return the endpoint a role lands on after signing in."""
+    return "office.dashboard" if role in OFFICE_ROLES else "floor.scan"

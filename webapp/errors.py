@@ -1,0 +1,37 @@
+"""Error pages and JSON errors, translated."""
+
+from __future__ import annotations
+
+from flask import jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+
+
+def _json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def register(app) -> None:
+    """Answer errors with a page for people and JSON for devices."""
+
+    def page(status: int, title: str, message: str):
+        if _json():
+            return jsonify(error=title, message=message), status
+        return render_template("errors/error.html", status=status, title=title, message=message), status
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        return page(400, _("Form expired"), _("The form was open too long or came from elsewhere. "
+                                             "Reload the page and try again; nothing was saved."))
+
+    @app.errorhandler(403)
+    def forbidden(exc):
+        return page(403, _("Not allowed"), _("Your role may not open this page."))
+
+    @app.errorhandler(404)
+    def not_found(exc):
+        return page(404, _("Not found"), _("There is nothing at this address."))
+
+    @app.errorhandler(429)
+    def too_many(exc):
+        return page(429, _("Too many attempts"), _("Too many sign-in attempts. Wait a minute and try again."))

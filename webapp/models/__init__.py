@@ -1,0 +1,15 @@
+"""Tables and relationships of the whole floor, one area per file."""
+
+from webapp.models.attachments import Attachment, Blob
+from webapp.models.bins import Bin, BinLabel, Count, Stocktake
+from webapp.models.orders import WorkOrder
+from webapp.models.people import User
+from webapp.models.plant import Location, Operation, Plant, Product, Route, RouteStep, SpecGroup, Workshop
+from webapp.models.quality import Defect, Inspection, Setting
+from webapp.models.transfers import Signature, SlipBook, Transfer, WarehouseSlip
+
+__all__ = [
+    "Attachment", "Bin", "BinLabel", "Blob", "Count", "Defect", "Inspection", "Location", "Operation",
+    "Plant", "Product", "Route", "RouteStep", "Setting", "Signature", "SlipBook", "SpecGroup",
+    "Stocktake", "Transfer", "User", "WarehouseSlip", "WorkOrder", "Workshop",
+]

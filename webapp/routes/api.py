@@ -1,0 +1,130 @@
+"""The sync API (/api/v1): devices, push, pull, the event log. See shared/sync-protocol.md."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, jsonify, request
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf.csrf import validate_csrf
+
+from sync.ingest import DeviceBusy
+from webapp.auth import api_user, public, requires
+from webapp.domain.roles import Can
+from webapp.openapi import OPENAPI
+from webapp.services import devices, sync_service
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def error(status: int, code: str, message: str, **extra):
+    """Return a JSON error the device can act on."""
+    response = jsonify(error=code, message=message, **extra)
+    response.status_code = status
+    return response
+
+
+@bp.before_request
+def authenticate():
+    """Accept a device's bearer token, or the session cookie with an X-CSRFToken header."""
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        try:
+            found = devices.device_for_token(header[7:].strip())
+        except devices.DeviceRevoked:
+            return error(403, "device_revoked", _("This device was revoked. Its records stay on it: "
+                                                  "export them and give the file to the office."))
+        if found is None:
+            return error(401, "sign_in_again", _("Sign in again to keep syncing. Nothing on this device is lost."))
+        g.device, g.api_user = found
+        return None
+    if current_user.is_authenticated and request.method not in ("GET", "HEAD", "OPTIONS"):
+        try:
+            validate_csrf(request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token"))
+        except Exception:  # flask_wtf raises ValidationError; any failure is a refusal
+            return error(400, "csrf", _("Missing or expired CSRF token. Reload the page."))
+    return None
+
+
+@bp.post("/devices")
+@requires(Can.SYNC)
+def register_device():
+    """Register this device for the signed-in person and return its token."""
+    if getattr(g, "device", None) is not None:
+        return error(400, "session_required", _("Register a device from a signed-in session."))
+    body = request.get_json(silent=True) or {}
+    try:
+        result = devices.register_device(
+            api_user(), body.get("device_id") if isinstance(body.get("device_id"), str) else None,
+            str(body.get("label") or ""), request.user_agent.string or "",
+            current_app.config["DEVICE_TOKEN_HOURS"],
+        )
+    except ValueError:
+        return error(400, "bad_device_id", _("The device id must be a UUID."))
+    except devices.DeviceRevoked:
+        return error(403, "device_revoked", _("This device was revoked."))
+    return jsonify(result), 201
+
+
+def _push_device():
+    body = request.get_json(silent=True)
+    if body is None:
+        return None, None, error(400, "bad_json", _("The request body must be JSON."))
+    device = getattr(g, "device", None)
+    if device is None:
+        device_id = body.get("device_id") if isinstance(body, dict) else None
+        device = devices.device_of_user(device_id, api_user()) if isinstance(device_id, str) else None
+        if device is None:
+            return None, None, error(403, "unknown_device", _("Register this device first."))
+    elif isinstance(body, dict) and body.get("device_id") not in (None, device["id"]):
+        return None, None, error(403, "wrong_device", _("This token belongs to another device."))
+    return body, device, None
+
+
+@bp.post("/sync/push")
+@requires(Can.SYNC)
+def push():
+    """Store a batch of events exactly once each and say what happened to every one."""
+    body, device, problem = _push_device()
+    if problem is not None:
+        return problem
+    if device["revoked_at"] is not None:
+        return error(403, "device_revoked", _("This device was revoked."))
+    try:
+        outcome = sync_service.push(device["id"], body)
+    except sync_service.BadPush:
+        return error(400, "bad_push", _("A push needs a list of events."))
+    except sync_service.BatchTooLarge:
+        return error(413, "batch_too_large", _("Send at most 200 events at a time."))
+    except DeviceBusy:
+        response = error(409, "device_busy", _("Another push from this device is in progress."))
+        response.headers["Retry-After"] = "1"
+        return response
+    return jsonify(outcome.as_dict(sync_service.min_build()))
+
+
+@bp.get("/sync/pull")
+@requires(Can.SYNC)
+def pull():
+    """Return the next page of reference data after the device's cursor."""
+    return jsonify(sync_service.pull(request.args.get("cursor"), sync_service.min_build()))
+
+
+@bp.get("/events")
+@requires(Can.READ_EVENTS)
+def events():
+    """List stored events (optionally for one bin) with who, device, device time and server time."""
+    bin_code = request.args.get("bin_code", "").strip().upper()
+    subject = f"bin:{bin_code}" if bin_code else None
+    try:
+        limit = max(1, min(int(request.args.get("limit", 200)), 1000))
+    except ValueError:
+        limit = 200
+    return jsonify(events=sync_service.events_for(subject, limit=limit))
+
+
+@bp.get("/openapi.json")
+@public
+def openapi():
+    """Describe this API."""
+    return jsonify(OPENAPI)
+

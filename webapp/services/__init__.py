@@ -1,0 +1,1 @@
+"""Operations: load, apply a domain rule, persist, audit; each owns its transaction."""

@@ -1,0 +1,54 @@
+"""Bins as people see them: the bin page, codes typed or scanned."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from webapp.extensions import db
+from webapp.models import Bin, BinLabel, Count
+from webapp.services.floor_events import find_bin
+from webapp.services.sync_service import events_for
+
+CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,39}$")
+
+
+def code_from_scan(text: str) -> str | None:
+    """Return the bin code in a scanned URL (`…/b/<code>`) or a typed code, or None."""
+    text = text.strip()
+    if "://" in text:
+        path = urlsplit(text).path
+        match = re.fullmatch(r"/b/([^/]+)/?", path)
+        text = match.group(1) if match else ""
+    code = text.upper()
+    return code if CODE_RE.match(code) else None
+
+
+@dataclass
+class BinView:
+    """What the bin page shows."""
+
+    bin: Bin | None
+    retired_label: BinLabel | None
+    counts: list[Count]
+    events: list[dict]
+    since: datetime | None
+
+
+def bin_view(code: str) -> BinView:
+    """Load a bin by its code (or a replaced label's code) with its recent counts and events."""
+    found = find_bin(db.session, code)
+    retired = None
+    if found is not None and found.code != code:
+        retired = db.session.execute(select(BinLabel).where(BinLabel.code == code)).scalar_one_or_none()
+    counts = []
+    if found is not None:
+        counts = db.session.execute(
+            select(Count).where(Count.bin_id == found.id).order_by(Count.counted_at.desc()).limit(10)
+        ).scalars().all()
+    events = events_for(f"bin:{found.code if found else code}", limit=20)
+    return BinView(found, retired, counts, events, found.location_since if found else None)

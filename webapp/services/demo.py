@@ -1,0 +1,183 @@
+"""The demo plant: three workshops, a five-step route, parts, orders, 40 bins, two weeks of history."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import date, timedelta
+
+from sqlalchemy import func, insert, select
+
+from sync import schema
+from sync.ingest import ingest_push
+from webapp.domain.label_codes import mint
+from webapp.domain.roles import Role
+from webapp.extensions import db
+from webapp.models import (
+    Bin, BinLabel, Location, Operation, Plant, Product, Route, RouteStep, Setting, Signature, SlipBook,
+    SpecGroup, Transfer, User, WorkOrder, Workshop,
+)
+from webapp.models.types import from_ms
+from webapp.services.devices import actor_roles, now_ms
+from webapp.services.floor_events import registry
+
+DAY_MS = 24 * 3600 * 1000
+
+USERS = {
+    Role.CLERK: ("王芳 Wang Fang", "W1"),
+    Role.INSPECTOR: ("李强 Li Qiang", None),
+    Role.OPERATOR: ("张伟 Zhang Wei", "W2"),
+    Role.RECEIVER: ("刘洋 Liu Yang", "W3"),
+    Role.OFFICE: ("陈静 Chen Jing", None),
+    Role.DIRECTOR: ("赵磊 Zhao Lei", "W2"),
+    Role.KEEPER: ("孙丽 Sun Li", None),
+    Role.FOLLOWER: ("周敏 Zhou Min", None),
+    Role.ADMIN: ("管理员 Admin", None),
+}
+
+OPERATIONS = [  # code, Chinese, English, workshop
+    ("OP10", "下料", "Cutting", "W1"),
+    ("OP20", "车削", "Turning", "W2"),
+    ("OP30", "热处理", "Heat treatment", "W2"),
+    ("OP40", "磨削", "Grinding", "W2"),
+    ("OP50", "装配", "Assembly", "W3"),
+]
+
+
+def is_empty() -> bool:
+    """Say whether the database has no plant yet (first run)."""
+    return db.session.execute(select(func.count(Plant.id))).scalar() == 0
+
+
+def load(seed: int = 7, password: str = "demo") -> None:
+    """Fill an empty database with the demo plant and two weeks of plausible history."""
+    rng = random.Random(seed)
+    plant = Plant(code="DEMO", name_zh="华东传动件厂", name_en="East China Driveline Works")
+    db.session.add(plant)
+    workshops = {
+        code: Workshop(plant=plant, code=code, name_zh=zh, name_en=en)
+        for code, zh, en in [("W1", "下料车间", "Cutting shop"), ("W2", "机加工车间", "Machining shop"),
+                             ("W3", "装配车间", "Assembly shop")]
+    }
+    db.session.add_all(workshops.values())
+    users = {}
+    for role, (name, ws) in USERS.items():
+        user = User(username=role.value, display_name=name, role=role.value)
+        user.set_password(password)
+        users[role] = user
+    db.session.add_all(users.values())
+    db.session.flush()
+    for role, (_name, ws) in USERS.items():
+        if ws:
+            users[role].workshop_id = workshops[ws].id
+
+    ops = [Operation(code=c, name_zh=zh, name_en=en, workshop=workshops[w]) for c, zh, en, w in OPERATIONS]
+    db.session.add_all(ops)
+    locations = [Location(code=f"L-{o.code}", kind="operation", operation=o, workshop=o.workshop,
+                          name_zh=f"{o.name_zh}工位", name_en=f"{o.name_en} station") for o in ops]
+    waiting = Location(code="WAIT-W2", kind="waiting", workshop=workshops["W2"], name_zh="机加工待料区",
+                       name_en="Machining waiting area")
+    store = Location(code="WH-FG", kind="warehouse", name_zh="成品库", name_en="Finished goods store")
+    db.session.add_all([*locations, waiting, store])
+
+    route = Route(code="R-SHAFT", name_zh="轴类工艺路线", name_en="Shaft route")
+    db.session.add(route)
+    states = [("棒料", "Bar stock"), ("粗车件", "Rough-turned part"), ("热处理件", "Heat-treated part"),
+              ("精磨件", "Ground part"), ("成品", "Finished part")]
+    for i, (op, (zh, en)) in enumerate(zip(ops, states, strict=True), start=1):
+        db.session.add(RouteStep(route=route, position=i, operation=op, state_name_zh=zh, state_name_en=en))
+    group = SpecGroup(code="SG-HS", name_zh="半轴类（易混）", name_en="Half-shaft family (easily mixed up)")
+    products = [
+        Product(code="HS-01", name_zh="半轴", name_en="Half-shaft", spec_group=group, route=route),
+        Product(code="HH-01", name_zh="半轴壳", name_en="Half-shaft housing", spec_group=group, route=route),
+        Product(code="GR-01", name_zh="齿轮轴", name_en="Gear shaft", route=route),
+    ]
+    db.session.add_all(products)
+    today = date.today()
+    orders = [
+        WorkOrder(number="WO-2611-001", product=products[0], quantity=800, due_date=today + timedelta(days=6),
+                  customer="江淮汽车 JAC Motors", status="in_progress"),
+        WorkOrder(number="WO-2611-002", product=products[1], quantity=2500, due_date=today + timedelta(days=12),
+                  customer="一汽解放 FAW Jiefang", status="in_progress"),
+        WorkOrder(number="WO-2611-003", product=products[2], quantity=6000, due_date=today + timedelta(days=21),
+                  customer="潍柴动力 Weichai Power", status="in_progress"),
+    ]
+    db.session.add_all(orders)
+    db.session.add_all([Setting(key="aql", value="2.5"), Setting(key="inspection_level", value="II"),
+                        Setting(key="demo_mode", value="1")])
+    db.session.add_all([SlipBook(kind=k, owner=w, prefix=f"{'RK' if k == 'entry' else 'CK'}-{w}-")
+                        for w in workshops for k in ("entry", "issue")])
+    db.session.flush()
+
+    places = [*locations, waiting, store]
+    now = now_ms()
+    bins = []
+    for n in range(1, 41):
+        code = mint(n)
+        b = Bin(code=code, bin_type="铁框 steel crate" if n % 3 else "塑料箱 plastic tote",
+                workshop_id=workshops["W2" if n % 3 else "W1"].id, created_at=from_ms(now - 30 * DAY_MS))
+        if n <= 34:  # six bins stand empty
+            order = orders[n % 3]
+            place = places[rng.randrange(len(places))]
+            b.work_order, b.product = order, order.product
+            b.location = place
+            b.location_since = from_ms(now - rng.randrange(1, 5 * 24) * 3600 * 1000)
+            b.quantity = rng.choice([40, 50, 60, 80, 100, 120])
+        bins.append(b)
+        db.session.add(b)
+        db.session.add(BinLabel(code=code, bin=b, minted_at=from_ms(now - 30 * DAY_MS)))
+    db.session.flush()
+    _history(rng, users, bins, ops, locations, now)
+    db.session.commit()
+
+
+def _history(rng, users, bins, ops, locations, now) -> None:
+    """Two weeks of completed transfers and counts, written through the real ingest path."""
+    number = 0
+    loc_by_op = {loc.operation_id: loc for loc in locations}
+    for b in bins:
+        if b.location is None or b.location.kind != "operation":
+            continue
+        op_index = next(i for i, o in enumerate(ops) if o.id == b.location.operation_id)
+        if op_index == 0:
+            continue
+        number += 1
+        at = b.location_since
+        t = Transfer(number=f"ZX-{number:05d}", kind="next_operation", status="complete", bin=b,
+                     work_order=b.work_order, product=b.product, part_name=b.product.name_zh,
+                     from_location=loc_by_op[ops[op_index - 1].id], to_location=b.location,
+                     quantity=b.quantity, quantity_in=b.quantity, created_by=users[Role.CLERK].id,
+                     created_at=at - timedelta(minutes=50), completed_at=at)
+        db.session.add(t)
+        for i, step in enumerate(("clerk", "inspector", "operator", "receiver")):
+            db.session.add(Signature(transfer=t, step=step, user_id=users[Role(step)].id, quantity=b.quantity,
+                                     signed_at=at - timedelta(minutes=40 - 10 * i)))
+    db.session.flush()
+
+    device_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "shopfloor:demo:clerk-phone"))
+    start = now - 15 * DAY_MS
+    db.session.execute(insert(schema.devices).values(
+        id=device_id, user_id=users[Role.CLERK].id, label="Demo clerk phone", registered_at=start,
+        acked_through_seq=0, last_seen_at=now))
+    for role in (Role.CLERK, Role.KEEPER, Role.INSPECTOR):
+        db.session.execute(insert(schema.device_users).values(
+            device_id=device_id, user_id=users[role].id, first_seen_at=start))
+    events = []
+    for day in range(14, 0, -1):
+        for b in rng.sample([b for b in bins if b.quantity], 6):
+            at = now - day * DAY_MS + rng.randrange(8 * 3600, 17 * 3600) * 1000
+            actor = users[rng.choice([Role.CLERK, Role.CLERK, Role.KEEPER])]
+            events.append((at, actor.id, {"bin_code": b.code, "quantity": b.quantity}))
+    # One disagreement the office has to look at: two counts ten minutes apart.
+    disputed = bins[4]
+    at = now - 2 * 3600 * 1000
+    events.append((at, users[Role.CLERK].id, {"bin_code": disputed.code, "quantity": disputed.quantity}))
+    events.append((at + 600_000, users[Role.KEEPER].id,
+                   {"bin_code": disputed.code, "quantity": disputed.quantity - 3, "note": "少 3 件? 3 short?"}))
+    events.sort(key=lambda e: e[0])
+    roles = actor_roles(device_id)
+    for seq, (at, actor_id, payload) in enumerate(events, start=1):
+        event = {"id": str(uuid.uuid4()), "device_id": device_id, "seq": seq, "type": "bin.counted", "v": 1,
+                 "occurred_at": at, "actor_id": actor_id, "payload": payload, "attachments": []}
+        ingest_push(db.session, registry, device_id=device_id, raw_events=[event], now_ms=at + 30_000,
+                    build="demo", sent_at=at + 30_000, actor_role=roles)

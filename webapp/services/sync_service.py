@@ -1,0 +1,178 @@
+"""Push, pull and the event log, as the API and the office use them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+
+from sync import schema
+from sync.db import immediate_writes
+from sync.envelope import MAX_EVENTS_PER_PUSH
+from sync.ingest import DeviceBusy, PushOutcome, ingest_push
+from sync.pull import PullSource, pull_page
+from webapp.extensions import db
+from webapp.models import Bin, Location, Operation, Product, User, WorkOrder
+from webapp.services.devices import actor_roles, ensure_web_device, now_ms
+from webapp.services.floor_events import registry
+
+
+class BadPush(ValueError):
+    """A push body that is not the contract's shape (400)."""
+
+
+class BatchTooLarge(ValueError):
+    """More events than one push may carry (413): the device splits the batch."""
+
+
+def push(device_id: str, body: Any) -> PushOutcome:
+    """Store a device's batch and return the per-event answer; serialised per device."""
+    if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+        raise BadPush("events")
+    if len(body["events"]) > MAX_EVENTS_PER_PUSH:
+        raise BatchTooLarge(len(body["events"]))
+    build = body.get("build") if isinstance(body.get("build"), str) else None
+    db.session.rollback()  # start the write transaction fresh, IMMEDIATE on SQLite
+    try:
+        with immediate_writes():
+            outcome = ingest_push(
+                db.session, registry, device_id=device_id, raw_events=body["events"], now_ms=now_ms(),
+                build=build[:64] if build else None, sent_at=body.get("sent_at"),
+                actor_role=actor_roles(device_id),
+            )
+            db.session.commit()
+    except OperationalError as exc:
+        db.session.rollback()
+        raise DeviceBusy(device_id) from exc
+    except Exception:
+        db.session.rollback()
+        raise
+    return outcome
+
+
+def record_locally(user: User, event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Record an event from a plain form post (no JavaScript) through the same ingest path."""
+    db.session.rollback()
+    with immediate_writes():
+        device_id = ensure_web_device(user)
+        top = db.session.execute(
+            select(func.max(schema.events.c.seq)).where(schema.events.c.device_id == device_id)
+        ).scalar() or 0
+        q_top = db.session.execute(
+            select(func.max(schema.quarantine.c.seq)).where(schema.quarantine.c.device_id == device_id)
+        ).scalar() or 0
+        now = now_ms()
+        event = {
+            "id": str(uuid.uuid4()), "device_id": device_id, "seq": max(top, q_top) + 1, "type": event_type,
+            "v": registry.get(event_type).version, "occurred_at": now, "actor_id": user.id,
+            "payload": payload, "attachments": [],
+        }
+        outcome = ingest_push(db.session, registry, device_id=device_id, raw_events=[event], now_ms=now,
+                              build="web", sent_at=now, actor_role=actor_roles(device_id))
+        db.session.commit()
+    return outcome.results[0]
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _load_bins(session, codes: list[str]) -> dict[str, dict]:
+    rows = session.execute(select(Bin).where(Bin.code.in_(codes))).scalars()
+    return {b.code: bin_state(b) for b in rows}
+
+
+def bin_state(b: Bin) -> dict[str, Any]:
+    """Return a bin as devices and the API see it."""
+    return {
+        "code": b.code,
+        "bin_type": b.bin_type,
+        "workshop": b.workshop.code if b.workshop else None,
+        "status": b.status,
+        "retired": b.status == "retired",
+        "location_code": b.location.code if b.location else None,
+        "location_kind": b.location.kind if b.location else None,
+        "location_name": b.location.name_zh + " / " + b.location.name_en if b.location else None,
+        "location_since": _iso(b.location_since),
+        "work_order": b.work_order.number if b.work_order else None,
+        "product_code": b.product.code if b.product else None,
+        "product_name": b.product.name_zh + " / " + b.product.name_en if b.product else None,
+        "quantity": b.quantity,
+        "disputed": b.disputed,
+        "version": b.version,
+    }
+
+
+def _load_operations(session, codes):
+    rows = session.execute(select(Operation).where(Operation.code.in_(codes))).scalars()
+    return {o.code: {"code": o.code, "name_zh": o.name_zh, "name_en": o.name_en,
+                     "workshop": o.workshop.code} for o in rows}
+
+
+def _load_locations(session, codes):
+    rows = session.execute(select(Location).where(Location.code.in_(codes))).scalars()
+    return {x.code: {"code": x.code, "kind": x.kind, "name_zh": x.name_zh, "name_en": x.name_en,
+                     "operation": x.operation.code if x.operation else None} for x in rows}
+
+
+def _load_products(session, codes):
+    rows = session.execute(select(Product).where(Product.code.in_(codes))).scalars()
+    return {p.code: {"code": p.code, "name_zh": p.name_zh, "name_en": p.name_en,
+                     "spec_group": p.spec_group.code if p.spec_group else None,
+                     "route": [s.operation.code for s in p.route.steps] if p.route else []} for p in rows}
+
+
+def _load_work_orders(session, numbers):
+    rows = session.execute(select(WorkOrder).where(WorkOrder.number.in_(numbers))).scalars()
+    return {w.number: {"number": w.number, "product_code": w.product.code,
+                       "product_name": w.product.name_zh + " / " + w.product.name_en,
+                       "quantity": w.quantity, "due_date": w.due_date.isoformat(), "customer": w.customer,
+                       "status": w.status} for w in rows}
+
+
+PULL_SOURCES = [
+    PullSource("bin", "bins", _load_bins),
+    PullSource("operation", "operations", _load_operations),
+    PullSource("location", "locations", _load_locations),
+    PullSource("product", "products", _load_products),
+    PullSource("work_order", "work_orders", _load_work_orders),
+]
+
+
+def pull(cursor: str | None, min_build: str) -> dict[str, Any]:
+    """Return one page of reference data for a device."""
+    body = pull_page(db.session, PULL_SOURCES, cursor, now_ms())
+    body["min_build"] = min_build
+    return body
+
+
+def events_for(subject: str | None, limit: int = 200) -> list[dict[str, Any]]:
+    """Return stored events, newest first, with who, which device, device and server time."""
+    e, d = schema.events, schema.devices
+    stmt = (
+        select(e, d.c.label.label("device_label"), User.username, User.display_name)
+        .join(d, d.c.id == e.c.device_id)
+        .join(User, User.id == e.c.actor_id, isouter=True)
+        .order_by(e.c.received_at.desc(), e.c.seq.desc())
+        .limit(limit)
+    )
+    if subject:
+        stmt = stmt.where(e.c.subject == subject)
+    out = []
+    for row in db.session.execute(stmt).mappings():
+        out.append({
+            "id": row["id"], "type": row["type"], "v": row["v"], "payload": row["payload"],
+            "device_id": row["device_id"], "device_label": row["device_label"], "seq": row["seq"],
+            "actor_id": row["actor_id"], "actor": row["username"], "actor_name": row["display_name"],
+            "occurred_at": row["occurred_at"], "received_at": row["received_at"],
+            "effective_at": row["effective_at"], "exceptions": row["exceptions"],
+        })
+    return out
+
+
+def min_build() -> str:
+    """Return the oldest app build allowed to pull (empty: any)."""
+    return current_app.config.get("MIN_BUILD", "")

@@ -1,0 +1,56 @@
+// @ts-check
+/** Wire up the page: the service worker, the behaviours and the sync loop. */
+import * as sessionCache from "./behaviours/session-cache.js";
+import * as syncStatus from "./behaviours/sync-status.js";
+import * as offlineBin from "./behaviours/offline-bin.js";
+import * as offlineForm from "./behaviours/offline-form.js";
+import { startSync } from "./offline/sync.js";
+
+/** @typedef {{selector: string, attach(el: Element): void, start?(): void}} Behaviour */
+
+/**
+ * Each binds to the elements matching its selector, once per element. Order matters:
+ * offline-bin fills in the bin code that offline-form's pending list reads.
+ * @type {Record<string, Behaviour>}
+ */
+const behaviours = {
+  "session-cache": sessionCache,
+  "sync-status": syncStatus,
+  "offline-bin": offlineBin,
+  "offline-form": offlineForm,
+};
+
+/**
+ * Attach every behaviour to matching elements in `root` not attached yet (htmx:load also
+ * fires for the initial body, so this runs more than once over the same elements).
+ * @param {Element} root
+ */
+function init(root) {
+  for (const [name, behaviour] of Object.entries(behaviours)) {
+    const mark = `data-${name}-ready`;
+    const found = [...root.querySelectorAll(behaviour.selector)];
+    if (root.matches(behaviour.selector)) found.unshift(root);
+    for (const el of found) {
+      if (el.hasAttribute(mark)) continue;
+      el.setAttribute(mark, "");
+      behaviour.attach(el);
+    }
+  }
+}
+
+function main() {
+  for (const behaviour of Object.values(behaviours)) behaviour.start?.();
+  init(document.documentElement);
+  document.addEventListener("htmx:load", (event) => {
+    if (event.target instanceof Element) init(event.target);
+  });
+  navigator.serviceWorker
+    ?.register("/sw.js", { scope: "/" })
+    .then(syncStatus.watchForUpdates)
+    .catch((error) => console.warn("shopfloor: no service worker", error));
+  startSync();
+}
+
+// Module scripts run after parsing, but possibly before DOMContentLoaded.
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", main);
+else main();

@@ -1,0 +1,160 @@
+// @ts-check
+/**
+ * The device database ("shopfloor", IndexedDB via idb) and the change notices that
+ * keep every open tab in step with it.
+ */
+import { openDB } from "../../vendor/idb-8.0.4.js";
+import { uuid7 } from "./uuid7.js";
+
+/** Stores filled by pull; cleared together when the server asks for a reset. */
+export const REFERENCE_STORES = ["bins", "operations", "work_orders", "locations", "products"];
+
+/** Key path of each reference store (work orders are known by number, the rest by code). */
+export const REFERENCE_KEYS = /** @type {Record<string, string>} */ ({
+  bins: "code",
+  operations: "code",
+  work_orders: "number",
+  locations: "code",
+  products: "code",
+});
+
+/** @typedef {Awaited<ReturnType<typeof openDB>>} ShopfloorDB */
+
+/** @type {Promise<ShopfloorDB> | null} */
+let dbPromise = null;
+
+/**
+ * Open (once per page) the device database, creating it on first use.
+ * @returns {Promise<ShopfloorDB>}
+ */
+export function openShopfloorDB() {
+  dbPromise ??= openDB("shopfloor", 1, {
+    upgrade(db, oldVersion, _newVersion, tx) {
+      if (oldVersion < 1) {
+        db.createObjectStore("meta");
+        const outbox = db.createObjectStore("outbox", { keyPath: "id" });
+        outbox.createIndex("seq", "seq", { unique: true });
+        outbox.createIndex("state", "state");
+        const sent = db.createObjectStore("sent", { keyPath: "id" });
+        sent.createIndex("seq", "seq");
+        sent.createIndex("sent_at", "sent_at");
+        for (const name of REFERENCE_STORES) {
+          db.createObjectStore(name, { keyPath: REFERENCE_KEYS[name] });
+        }
+        // A new database is a new device: its id and seq counter are born with it,
+        // so a wiped database can never reuse old seqs under the old id.
+        const meta = tx.objectStore("meta");
+        meta.put(crypto.randomUUID?.() ?? uuid7(), "device_id");
+        meta.put(1, "next_seq");
+      }
+    },
+    blocking() {
+      // A newer build wants to upgrade the schema: close so it is not blocked; reopen lazily.
+      dbPromise?.then((db) => db.close());
+      dbPromise = null;
+    },
+    terminated() {
+      dbPromise = null;
+    },
+  }).catch((error) => {
+    dbPromise = null; // let the next call try again
+    throw error;
+  });
+  return dbPromise;
+}
+
+/**
+ * Read one value from the key-value `meta` store.
+ * @param {string} key
+ * @returns {Promise<any>}
+ */
+export async function getMeta(key) {
+  return (await openShopfloorDB()).get("meta", key);
+}
+
+/**
+ * Write one value to the `meta` store.
+ * @param {string} key
+ * @param {any} value
+ */
+export async function setMeta(key, value) {
+  await (await openShopfloorDB()).put("meta", value, key);
+}
+
+/**
+ * Write several `meta` values in one transaction (all or none).
+ * @param {Record<string, any>} entries
+ */
+export async function putMeta(entries) {
+  const tx = (await openShopfloorDB()).transaction("meta", "readwrite");
+  await Promise.all([...Object.entries(entries).map(([key, value]) => tx.store.put(value, key)), tx.done]);
+}
+
+/**
+ * Delete keys from the `meta` store in one transaction.
+ * @param {...string} keys
+ */
+export async function deleteMeta(...keys) {
+  const tx = (await openShopfloorDB()).transaction("meta", "readwrite");
+  await Promise.all([...keys.map((key) => tx.store.delete(key)), tx.done]);
+}
+
+/**
+ * Run `body` inside `tx` and resolve with its result once the transaction has committed.
+ * A JavaScript error in `body` aborts the transaction, so nothing is half-written.
+ * @template T
+ * @param {{abort(): void, done: Promise<void>}} tx
+ * @param {() => Promise<T>} body
+ * @returns {Promise<T>}
+ */
+export async function inTransaction(tx, body) {
+  const work = (async () => {
+    try {
+      return await body();
+    } catch (error) {
+      try {
+        tx.abort();
+      } catch {
+        // already aborted by the failed request
+      }
+      throw error;
+    }
+  })();
+  const [result] = await Promise.all([work, tx.done]);
+  return result;
+}
+
+/** @typedef {{type: string, [field: string]: any}} Change */
+
+// The channel reaches the other tabs; the EventTarget reaches listeners in this tab,
+// which a BroadcastChannel never echoes back to.
+const channel = "BroadcastChannel" in self ? new BroadcastChannel("shopfloor-sync") : null;
+const here = new EventTarget();
+
+/**
+ * Tell listeners in this tab and (unless `localOnly`) in every other tab what changed.
+ * @param {Change} change
+ * @param {{localOnly?: boolean}} [options]
+ */
+export function notify(change, { localOnly = false } = {}) {
+  if (!localOnly) channel?.postMessage(change);
+  here.dispatchEvent(new CustomEvent("change", { detail: change }));
+}
+
+/**
+ * Listen to changes from this tab and the others; returns the function that stops listening.
+ * @param {(change: Change, remote: boolean) => void} listener
+ * @returns {() => void}
+ */
+export function onChange(listener) {
+  /** @param {Event} event */
+  const fromHere = (event) => listener(/** @type {CustomEvent<Change>} */ (event).detail, false);
+  /** @param {MessageEvent<Change>} event */
+  const fromThere = (event) => listener(event.data, true);
+  here.addEventListener("change", fromHere);
+  channel?.addEventListener("message", fromThere);
+  return () => {
+    here.removeEventListener("change", fromHere);
+    channel?.removeEventListener("message", fromThere);
+  };
+}

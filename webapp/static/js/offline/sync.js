@@ -1,0 +1,421 @@
+// @ts-check
+/**
+ * The sync loop: register the device, push the outbox, pull reference data.
+ * It runs from the page, one tab at a time (a Web Lock), on save, at start-up, when the
+ * page becomes visible, on `online`, on a tap of [data-sync-now] and on a timer while
+ * anything is pending. `navigator.onLine` proves nothing: we always try, and a failure
+ * is what "offline" means.
+ */
+import { getMeta, putMeta, setMeta, deleteMeta, notify, onChange } from "./db.js";
+import { pageUser, countUnsynced, nextBatch, envelope, applyPushResponse } from "./outbox.js";
+import { pullAll } from "./pull.js";
+
+const BATCH = 200;
+const TIMEOUT_MS = 20_000;
+const TIMER_MS = 15_000;
+const CLOCK_TOLERANCE_MS = 2 * 60_000;
+const BACKOFF_FIRST_MS = 1_000;
+const BACKOFF_MAX_MS = 5 * 60_000;
+
+/** @typedef {"online" | "offline" | "syncing"} ConnectionState */
+/**
+ * How a sync ended: ok; offline (network, 5xx, captive portal, 429/503); busy (another
+ * push in flight, or another tab holds the lock); auth (sign in again); revoked.
+ * @typedef {"ok" | "offline" | "busy" | "auth" | "revoked" | "waiting"} Outcome
+ */
+
+/** Why a sync stopped early, and when to try again. */
+class SyncStop extends Error {
+  /**
+   * @param {Outcome | "too_large"} outcome
+   * @param {number} [retryIn] ms; the server's Retry-After when `honour` is set
+   * @param {boolean} [honour] the server asked us to wait: no automatic try before then
+   */
+  constructor(outcome, retryIn, honour = false) {
+    super(outcome);
+    this.outcome = outcome;
+    this.retryIn = retryIn;
+    this.honour = honour;
+  }
+}
+
+/** @type {ConnectionState} */
+let state = "syncing";
+let failures = 0;
+let retryTimer = 0;
+let holdUntil = 0; // Retry-After: nothing automatic before this
+let waitForPerson = false; // after 401/403: only a tap or a new page tries again
+let clockOff = false;
+let again = false; // an event was saved while a sync was under way
+/** @type {Promise<Outcome> | null} */
+let running = null;
+
+/**
+ * Content of a <meta name> the server put in the page.
+ * @param {string} name
+ */
+function head(name) {
+  return document.querySelector(`meta[name="${name}"]`)?.getAttribute("content") ?? "";
+}
+
+/** The connection state this tab last saw (its own sync, or another tab's). */
+export function connectionState() {
+  return state;
+}
+
+/**
+ * Ask for a sync. Concurrent requests share the run under way; automatic ones respect the
+ * back-off and Retry-After, a "manual" one (a person tapped) does not.
+ * @param {string} [reason] save | start | visible | online | timer | retry | background | manual
+ * @returns {Promise<Outcome>}
+ */
+export function requestSync(reason = "manual") {
+  const manual = reason === "manual";
+  if (manual) {
+    waitForPerson = false;
+    holdUntil = 0;
+  } else if (waitForPerson || (reason !== "retry" && Date.now() < holdUntil)) {
+    return Promise.resolve("waiting");
+  } else if (reason === "timer" && retryTimer) {
+    return Promise.resolve("waiting"); // backing off: the scheduled retry will come
+  }
+  running ??= (async () => {
+    /** @type {Outcome} */
+    let outcome;
+    do {
+      again = false;
+      outcome = await underLock(manual);
+    } while (again && outcome === "ok");
+    return outcome;
+  })().finally(() => {
+    running = null;
+  });
+  return running;
+}
+
+/**
+ * Run one flush while holding the tab-wide lock. Automatic syncs skip when another tab
+ * is already syncing (it will see our events too); a person's tap waits its turn.
+ * @param {boolean} wait
+ * @returns {Promise<Outcome>}
+ */
+async function underLock(wait) {
+  if (!navigator.locks) return flush();
+  return navigator.locks.request("shopfloor-sync", wait ? {} : { ifAvailable: true }, (lock) =>
+    lock ? flush() : "busy",
+  );
+}
+
+/** @returns {Promise<Outcome>} */
+async function flush() {
+  clearTimeout(retryTimer);
+  retryTimer = 0;
+  setState("syncing");
+  try {
+    await pushAndPull();
+    failures = 0;
+    const at = Date.now();
+    await setMeta("last_sync_at", at);
+    notify({ type: "synced", at });
+    notice("sign_in_again", false);
+    notice("device_revoked", false);
+    setState("online");
+    return "ok";
+  } catch (error) {
+    return stopped(error);
+  }
+}
+
+/**
+ * Decide what a failed sync means for the person and when to try again.
+ * @param {unknown} error
+ * @returns {Promise<Outcome>}
+ */
+async function stopped(error) {
+  if (!(error instanceof SyncStop)) {
+    console.warn("shopfloor sync failed", error);
+    error = new SyncStop("offline");
+  }
+  const stop = /** @type {SyncStop} */ (error);
+  switch (stop.outcome) {
+    case "auth": {
+      waitForPerson = true;
+      setState("online");
+      // Nobody to blame on a signed-out page with nothing pending (e.g. the login page).
+      if (pageUser() || (await countUnsynced()) > 0) notice("sign_in_again", true);
+      return "auth";
+    }
+    case "revoked":
+      waitForPerson = true;
+      setState("online");
+      notice("device_revoked", true);
+      return "revoked";
+    case "busy":
+      setState("syncing");
+      retryLater(stop.retryIn ?? jitter(1_500));
+      return "busy";
+    default: {
+      failures++;
+      setState("offline");
+      if (stop.honour && stop.retryIn) holdUntil = Date.now() + stop.retryIn;
+      retryLater(stop.retryIn ?? jitter(Math.min(BACKOFF_FIRST_MS * 2 ** (failures - 1), BACKOFF_MAX_MS)));
+      if ((await countUnsynced()) > 0) registerBackgroundSync();
+      return "offline";
+    }
+  }
+}
+
+/** Push every pending event, then pull; renew an expired device token once. */
+async function pushAndPull() {
+  const deviceId = await getMeta("device_id");
+  for (let attempt = 0; ; attempt++) {
+    const token = await deviceToken(deviceId, attempt > 0);
+    try {
+      await pushAll(token, deviceId);
+      await pullAll((cursor) =>
+        call("GET", `/sync/pull${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ""}`, { token }),
+      );
+      return;
+    } catch (error) {
+      // The cookie session of a signed-in page can always get a fresh token.
+      if (error instanceof SyncStop && error.outcome === "auth" && attempt === 0 && pageUser()) {
+        await deleteMeta("token");
+        continue;
+      }
+      throw error;
+    }
+  }
+}
+
+/**
+ * The device token to push with. A signed-in page (re)registers the device when there is
+ * no token, it has expired, or it belongs to another user (a shift change); an offline
+ * shell has no session, so it can only use the stored token.
+ * @param {string} deviceId
+ * @param {boolean} renew
+ * @returns {Promise<string>}
+ */
+async function deviceToken(deviceId, renew) {
+  const user = pageUser();
+  const [token, tokenUserId, expiresAt] = await Promise.all([
+    getMeta("token"),
+    getMeta("token_user_id"),
+    getMeta("token_expires_at"),
+  ]);
+  const expired = typeof expiresAt === "number" && expiresAt <= Date.now();
+  if (user && (renew || !token || tokenUserId !== user.id || expired)) {
+    const device = await call("POST", "/devices", {
+      body: { device_id: deviceId, label: deviceLabel(deviceId) },
+      session: true,
+    });
+    if (typeof device.token !== "string") throw new SyncStop("offline");
+    const expires = typeof device.expires_at === "number" ? device.expires_at : Date.parse(device.expires_at);
+    await putMeta({
+      token: device.token,
+      token_user_id: device.user?.id ?? user.id,
+      token_expires_at: Number.isFinite(expires) ? expires : null,
+    });
+    return device.token;
+  }
+  if (!token) throw new SyncStop("auth");
+  return token;
+}
+
+/**
+ * A name for this device in the office's device list.
+ * @param {string} deviceId
+ */
+function deviceLabel(deviceId) {
+  const platform = /** @type {any} */ (navigator).userAgentData?.platform || navigator.platform || "device";
+  return `${platform} ${String(deviceId).slice(0, 8)}`;
+}
+
+/**
+ * Push pending events in seq order, at most 200 at a time (fewer after a 413).
+ * @param {string} token
+ * @param {string} deviceId
+ */
+async function pushAll(token, deviceId) {
+  let limit = BATCH;
+  /** @type {Set<number>} */
+  const resent = new Set();
+  for (;;) {
+    const batch = await nextBatch(limit);
+    if (!batch.length) return;
+    let response;
+    try {
+      response = await call("POST", "/sync/push", {
+        token,
+        body: { device_id: deviceId, build: head("shopfloor-build"), events: batch.map(envelope) },
+      });
+    } catch (error) {
+      if (error instanceof SyncStop && error.outcome === "too_large" && limit > 1) {
+        limit = Math.ceil(limit / 2);
+        continue;
+      }
+      throw error;
+    }
+    const { accepted, requeued } = await applyPushResponse(response, resent);
+    if (response.results?.some((/** @type {{status: string}} */ r) => r.status === "quarantined")) {
+      notice("quarantined", true, false);
+    }
+    // The server kept nothing new (odd, but possible): stop here, the timer tries again.
+    if (!accepted && !requeued) return;
+  }
+}
+
+/**
+ * One JSON call to the API. Resolves with the parsed body of a 2xx JSON answer; every other
+ * ending is a SyncStop saying what to do about it.
+ * @param {string} method
+ * @param {string} path under the API base
+ * @param {{body?: unknown, token?: string, session?: boolean}} options `session`: cookie + CSRF
+ * @returns {Promise<any>}
+ */
+async function call(method, path, { body, token, session = false }) {
+  /** @type {Record<string, string>} */
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (session) headers["X-CSRFToken"] = head("csrf-token");
+  const abort = new AbortController();
+  const timeout = setTimeout(() => abort.abort(), TIMEOUT_MS);
+  const sentAt = Date.now();
+  try {
+    let response;
+    try {
+      response = await fetch(`${head("shopfloor-api") || "/api/v1"}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: "same-origin",
+        cache: "no-store",
+        signal: abort.signal,
+      });
+    } catch {
+      throw new SyncStop("offline"); // network error or our 20 s timeout
+    }
+    const status = response.status;
+    if (status === 401) throw new SyncStop("auth");
+    if (status === 429 || status === 503) {
+      const wait = retryAfter(response.headers.get("Retry-After"));
+      throw new SyncStop("offline", wait, wait !== undefined);
+    }
+    // Registering with the cookie session: 400/403 mean a stale CSRF token or session.
+    if (session && status >= 400 && status < 500) throw new SyncStop("auth");
+    if (status === 403) throw new SyncStop("revoked");
+    if (status === 409) throw new SyncStop("busy", jitter(1_500));
+    if (status === 413) throw new SyncStop("too_large");
+    if (!response.ok) throw new SyncStop("offline");
+    // Redirected to one of our pages: the login page, so the session is gone.
+    if (response.redirected && new URL(response.url).origin === location.origin) {
+      throw new SyncStop("auth");
+    }
+    let data;
+    try {
+      data = await response.json();
+    } catch {
+      throw new SyncStop("offline"); // a 200 that is not JSON: a captive portal
+    }
+    if (!data || typeof data !== "object") throw new SyncStop("offline");
+    checkClock(data.server_now, sentAt, Date.now());
+    return data;
+  } finally {
+    clearTimeout(timeout);
+  }
+}
+
+/**
+ * Warn (persistently) while the device clock is more than 2 minutes off the server's.
+ * @param {unknown} serverNow epoch ms
+ * @param {number} sentAt
+ * @param {number} receivedAt
+ */
+function checkClock(serverNow, sentAt, receivedAt) {
+  if (typeof serverNow !== "number") return;
+  const offset = serverNow - (sentAt + receivedAt) / 2;
+  // Half the round trip is how little we know about when the server read its clock.
+  const off = Math.abs(offset) > CLOCK_TOLERANCE_MS + (receivedAt - sentAt) / 2;
+  if (off !== clockOff) notice("clock_off", off);
+  clockOff = off;
+}
+
+/**
+ * Retry-After as milliseconds: delta-seconds or an HTTP date.
+ * @param {string | null} value
+ * @returns {number | undefined}
+ */
+function retryAfter(value) {
+  if (!value) return undefined;
+  const ms = /^\d+$/.test(value.trim()) ? Number(value) * 1000 : Date.parse(value) - Date.now();
+  return Number.isFinite(ms) ? Math.min(Math.max(ms, 1_000), 60 * 60_000) : undefined;
+}
+
+/**
+ * `ms` give or take 30%, so devices that failed together do not all retry together.
+ * @param {number} ms
+ */
+function jitter(ms) {
+  return Math.round(ms * (0.7 + Math.random() * 0.6));
+}
+
+/** @param {number} ms */
+function retryLater(ms) {
+  clearTimeout(retryTimer);
+  retryTimer = window.setTimeout(() => {
+    retryTimer = 0;
+    requestSync("retry");
+  }, ms);
+}
+
+/** @param {ConnectionState} next */
+function setState(next) {
+  state = next;
+  notify({ type: "state", state }); // every tab shows the syncing tab's view
+}
+
+/**
+ * Show or withdraw a message (a key of the i18n strings) in every tab.
+ * @param {string} key
+ * @param {boolean} show
+ * @param {boolean} [persistent] stays until withdrawn
+ */
+function notice(key, show, persistent = true) {
+  notify({ type: "notice", key, show, persistent });
+}
+
+/** Background Sync (Chromium) wakes the worker when the network returns; it asks a page to sync. */
+function registerBackgroundSync() {
+  navigator.serviceWorker?.ready
+    .then((registration) => /** @type {any} */ (registration).sync?.register("shopfloor-sync"))
+    .catch(() => {});
+}
+
+let started = false;
+
+/** Start the loop in this tab: listeners, the timer and a first sync. */
+export function startSync() {
+  if (started) return;
+  started = true;
+  navigator.storage?.persist?.().catch(() => {}); // ask once; the answer changes nothing here
+  onChange((change, remote) => {
+    if (change.type === "saved") {
+      // A sync already under way may have read the outbox before this event: go round again.
+      if (running) again = true;
+      else requestSync("save");
+    } else if (change.type === "state" && remote) {
+      state = change.state;
+    }
+  });
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") requestSync("visible");
+  });
+  window.addEventListener("online", () => requestSync("online"));
+  navigator.serviceWorker?.addEventListener("message", (event) => {
+    if (event.data?.type === "SYNC") requestSync("background");
+  });
+  window.setInterval(async () => {
+    if ((await countUnsynced()) > 0) requestSync("timer");
+  }, TIMER_MS);
+  requestSync("start");
+}

@@ -1,0 +1,161 @@
+// @ts-check
+/// <reference lib="webworker" />
+/**
+ * Shopfloor's service worker. Flask serves this file at /sw.js and fills in the build id
+ * and the list of files to precache (the shell: static files and the offline pages).
+ *
+ * - Only same-origin GETs outside /api/ are handled; writes and API calls always go to
+ *   the network (the outbox, not this worker, is what makes writes work offline).
+ * - Pages: network first (4 s), then the cached copy, then the offline shells.
+ * - /static/: stale-while-revalidate from the shell cache.
+ * - A new build waits until the page sends SKIP_WAITING (it does so only when a person
+ *   agrees and the outbox is empty): never reload under someone's hands.
+ */
+const BUILD = "__BUILD__";
+const PRECACHE = ["__PRECACHE__"];
+
+const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
+const SHELL_CACHE = `shopfloor-shell-${BUILD}`;
+const PAGES_CACHE = "shopfloor-pages";
+const NAVIGATION_TIMEOUT_MS = 4000;
+const BIN_PAGE = /^\/b\/[^/]+$/;
+
+sw.addEventListener("install", (event) => {
+  event.waitUntil(precache());
+});
+
+/** Fetch every shell file; any failure fails the install, so a half shell is never used. */
+async function precache() {
+  const cache = await caches.open(SHELL_CACHE);
+  await Promise.all(
+    PRECACHE.map(async (url) => {
+      // Bypass the HTTP cache: a stale copy would pin an old file under the new build.
+      const response = await fetch(new Request(url, { cache: "reload" }));
+      // A redirect (to the login page, say) must never be cached as the offline shell.
+      if (!response.ok || response.redirected) throw new Error(`precache ${url}: ${response.status}`);
+      await cache.put(url, response);
+    }),
+  );
+}
+
+sw.addEventListener("activate", (event) => {
+  event.waitUntil(
+    (async () => {
+      // Pages rendered for the old build may not match the new scripts: drop them too.
+      for (const name of await caches.keys()) {
+        if (name.startsWith("shopfloor-") && name !== SHELL_CACHE) await caches.delete(name);
+      }
+      await sw.clients.claim();
+    })(),
+  );
+});
+
+sw.addEventListener("message", (event) => {
+  if (event.data?.type === "SKIP_WAITING") sw.skipWaiting();
+});
+
+// Background Sync: the pages hold the sync code, so wake them rather than duplicate it here.
+// With no page open the outbox simply waits for the next one.
+sw.addEventListener("sync", (/** @type {any} */ event) => {
+  if (event.tag !== "shopfloor-sync") return;
+  event.waitUntil(
+    sw.clients.matchAll({ type: "window" }).then((clients) => {
+      for (const client of clients) client.postMessage({ type: "SYNC" });
+    }),
+  );
+});
+
+sw.addEventListener("fetch", (event) => {
+  const { request } = event;
+  if (request.method !== "GET" || request.headers.has("range")) return;
+  const url = new URL(request.url);
+  if (url.origin !== location.origin || url.pathname.startsWith("/api/")) return;
+  if (request.mode === "navigate") {
+    event.respondWith(navigate(event));
+  } else if (url.pathname.startsWith("/static/")) {
+    event.respondWith(staleWhileRevalidate(event));
+  } else {
+    event.respondWith(networkOrCache(request));
+  }
+});
+
+/**
+ * Network first; a page that arrives (even after the timeout) is kept for offline use.
+ * @param {FetchEvent} event
+ * @returns {Promise<Response>}
+ */
+async function navigate(event) {
+  const { request } = event;
+  const network = fetch(request);
+  event.waitUntil(
+    network
+      .then(async (response) => {
+        if (response.status !== 200 || response.redirected || response.type !== "basic") return;
+        const copy = response.clone(); // before the page starts reading the body
+        await (await caches.open(PAGES_CACHE)).put(request, copy);
+      })
+      .catch(() => {}),
+  );
+  /** @type {Promise<undefined>} */
+  const timeout = new Promise((resolve) => setTimeout(resolve, NAVIGATION_TIMEOUT_MS, undefined));
+  try {
+    const response = await Promise.race([network, timeout]);
+    // 502-504: a proxy answering for an app that is down; the floor is better off offline.
+    if (response && ![502, 503, 504].includes(response.status)) return response;
+    if (response) return (await offlineCopy(request)) ?? response;
+  } catch {
+    // network failure: fall through to the offline copies
+  }
+  return (
+    (await offlineCopy(request)) ??
+    new Response("Offline", { status: 503, headers: { "Content-Type": "text/plain; charset=utf-8" } })
+  );
+}
+
+/**
+ * The cached copy of this page, else the offline bin shell for /b/<code>, else /offline.
+ * @param {Request} request
+ * @returns {Promise<Response | undefined>}
+ */
+async function offlineCopy(request) {
+  const { pathname } = new URL(request.url);
+  return (
+    (await caches.match(request, { ignoreVary: true })) ??
+    (BIN_PAGE.test(pathname) ? await caches.match("/offline/bin") : undefined) ??
+    (await caches.match("/offline"))
+  );
+}
+
+/**
+ * Answer from the cache at once and refresh it in the background; fetch if not cached.
+ * @param {FetchEvent} event
+ * @returns {Promise<Response>}
+ */
+async function staleWhileRevalidate(event) {
+  const { request } = event;
+  const cached = await caches.match(request);
+  const network = fetch(request).then((response) => {
+    if (response.ok && response.type === "basic") {
+      const copy = response.clone();
+      event.waitUntil(caches.open(SHELL_CACHE).then((cache) => cache.put(request, copy)));
+    }
+    return response;
+  });
+  if (!cached) return network;
+  event.waitUntil(network.catch(() => {}));
+  return cached;
+}
+
+/**
+ * @param {Request} request
+ * @returns {Promise<Response>}
+ */
+async function networkOrCache(request) {
+  try {
+    return await fetch(request);
+  } catch (error) {
+    const cached = await caches.match(request);
+    if (cached) return cached;
+    throw error;
+  }
+}
