@@ -19,7 +19,7 @@ install: $(BIN)/.installed translations
 
 translations: $(BIN)/.installed
 	$(BIN)/pybabel compile --statistics -d webapp/translations 2>&1 | grep -v "^compiling" || true
-	@test -f webapp/translations/zh_CN/LC_MESSAGES/messages.mo
+	@test -f webapp/translations/zh_Hans_CN/LC_MESSAGES/messages.mo
 
 ## run: create/upgrade the database, load the demo plant on first run, serve HTTP + LAN HTTPS
 run: install

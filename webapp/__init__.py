@@ -13,23 +13,25 @@ from sync.db import configure_sqlite
 from webapp import names
 from webapp.config import Config
 from webapp.domain.roles import OFFICE_ROLES
-from webapp.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+from webapp.extensions import babel, csrf, db, limiter, login_manager, migrate
+from webapp.extensions import htmx as htmx_extension  # webapp.htmx is our HX-* module
 from webapp.models.types import from_ms, utcnow
 
 HERE = Path(__file__).resolve().parent
+# Babel knows Simplified Chinese as zh_Hans_CN; its catalogue lives in translations/zh_Hans_CN.
+LOCALES = {"zh_CN": "zh_Hans_CN", "en": "en"}
 
 
 def select_locale() -> str:
     """Pick the user's chosen language, else the best match for Accept-Language."""
-    languages = ("zh_CN", "en")
     choice = session.get("locale")
-    if choice in languages:
-        return choice
-    user = getattr(g, "api_user", None) or (current_user if current_user.is_authenticated else None)
-    if user is not None and getattr(user, "locale", None) in languages:
-        return user.locale
-    best = request.accept_languages.best_match(["zh_CN", "zh", "en"], default="en")
-    return "zh_CN" if best.startswith("zh") else "en"
+    if choice not in LOCALES:
+        user = getattr(g, "api_user", None) or (current_user if current_user.is_authenticated else None)
+        choice = getattr(user, "locale", None)
+    if choice not in LOCALES:
+        best = request.accept_languages.best_match(["zh_CN", "zh", "en"], default="en")
+        choice = "zh_CN" if best.startswith("zh") else "en"
+    return LOCALES[choice]
 
 
 def static_build_id(static: Path) -> str:
@@ -54,7 +56,7 @@ def create_app(config: object | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale,
                    default_translation_directories=str(HERE / "translations"))
     csrf.init_app(app)
-    htmx.init_app(app)
+    htmx_extension.init_app(app)
     limiter.init_app(app)
 
     with app.app_context():

@@ -64,6 +64,8 @@ class Config:
 
 
 class TestConfig(Config):
+    __test__ = False  # not a pytest test class
+
     """Settings for the test suite: a throwaway database, fast hashing, a test limit."""
 
     TESTING = True

@@ -74,7 +74,7 @@ def _push_device():
         device_id = body.get("device_id") if isinstance(body, dict) else None
         device = devices.device_of_user(device_id, api_user()) if isinstance(device_id, str) else None
         if device is None:
-            return None, None, error(403, "unknown_device", _("Register this device first."))
+            return None, None, error(400, "unknown_device", _("Register this device first."))
     elif isinstance(body, dict) and body.get("device_id") not in (None, device["id"]):
         return None, None, error(403, "wrong_device", _("This token belongs to another device."))
     return body, device, None

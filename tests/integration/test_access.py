@@ -1,0 +1,88 @@
+"""Every route × every role: who may and who may not (the table is written by hand on purpose)."""
+
+import pytest
+
+from webapp.domain.roles import ALL_ROLES
+
+OFFICE = {"office", "director", "follower", "admin"}
+COUNTERS = {"clerk", "inspector", "keeper", "director", "admin"}
+EVERYONE = set(ALL_ROLES)
+PUBLIC = "public"
+
+# endpoint: (method, path, who may use it)
+TABLE = {
+    "auth.login": ("GET", "/login", PUBLIC),
+    "auth.language": ("POST", "/language", PUBLIC),
+    "auth.logout": ("POST", "/logout", EVERYONE),
+    "floor.home": ("GET", "/", EVERYONE),
+    "floor.scan": ("GET", "/scan", EVERYONE),
+    "floor.bin_page": ("GET", "/b/{code}", EVERYONE),
+    "floor.count_bin": ("POST", "/b/{code}/count", COUNTERS),
+    "office.dashboard": ("GET", "/office/", OFFICE),
+    "office.bins": ("GET", "/office/bins", OFFICE),
+    "office.events": ("GET", "/office/events", OFFICE),
+    "pwa.healthz": ("GET", "/healthz", PUBLIC),
+    "pwa.manifest": ("GET", "/manifest.webmanifest", PUBLIC),
+    "pwa.service_worker": ("GET", "/sw.js", PUBLIC),
+    "pwa.offline": ("GET", "/offline", PUBLIC),
+    "pwa.offline_bin": ("GET", "/offline/bin", PUBLIC),
+    "api.register_device": ("POST", "/api/v1/devices", EVERYONE),
+    "api.push": ("POST", "/api/v1/sync/push", EVERYONE),
+    "api.pull": ("GET", "/api/v1/sync/pull", EVERYONE),
+    "api.events": ("GET", "/api/v1/events", OFFICE),
+    "api.openapi": ("GET", "/api/v1/openapi.json", PUBLIC),
+    "static": ("GET", "/static/css/app.css", PUBLIC),
+}
+
+
+def test_the_table_covers_every_route(app):
+    assert {rule.endpoint for rule in app.url_map.iter_rules()} == set(TABLE)
+
+
+def _call(client, auth, method, path, code):
+    path = path.format(code=code)
+    if method == "GET":
+        return client.get(path)
+    token = auth.csrf("/login")
+    if path.startswith("/api/"):
+        return client.post(path, json={"events": []}, headers={"X-CSRFToken": token})
+    return client.post(path, data={"csrf_token": token, "quantity": "5", "locale": "en"})
+
+
+def _denied(response) -> bool:
+    return response.status_code in (401, 403) or (
+        response.status_code in (302, 303) and "/login" in response.headers.get("Location", "")
+        and "next=" in response.headers.get("Location", ""))
+
+
+@pytest.mark.parametrize("role", sorted(ALL_ROLES))
+def test_each_role_reaches_exactly_its_routes(role, client, auth, make_user, plant):
+    user = make_user(role)
+    assert auth.login(user.username).status_code == 303
+    wrong = []
+    for endpoint, (method, path, allowed) in TABLE.items():
+        if endpoint == "auth.logout":
+            continue  # signing out would end the walk; checked below
+        response = _call(client, auth, method, path, plant["codes"][0])
+        response.close()
+        may = allowed == PUBLIC or role in allowed
+        if _denied(response) == may:
+            wrong.append(f"{method} {path}: {response.status_code} ({'should be allowed' if may else 'should be refused'})")
+    assert not wrong, "\n".join(wrong)
+    assert _call(client, auth, "POST", "/logout", "").status_code == 303
+
+
+def test_without_signing_in_only_public_routes_open(client, auth, plant):
+    wrong = []
+    for endpoint, (method, path, allowed) in TABLE.items():
+        response = _call(client, auth, method, path, plant["codes"][0])
+        response.close()
+        if _denied(response) == (allowed == PUBLIC):
+            wrong.append(f"{method} {path}: {response.status_code}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_api_refusals_are_json_and_translated(client):
+    response = client.get("/api/v1/events", headers={"Accept-Language": "zh-CN"})
+    assert response.status_code == 401
+    assert response.json["error"] == "unauthorized" and response.json["message"] == "请先登录。"

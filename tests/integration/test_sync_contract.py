@@ -1,0 +1,251 @@
+"""The push/pull contract of shared/sync-protocol.md, over HTTP against a real database."""
+
+import uuid
+
+import pytest
+
+
+@pytest.fixture
+def device(signed_in_device, plant):
+    return signed_in_device("clerk")
+
+
+def count(device, code, quantity, **fields):
+    return device.event("bin.counted", {"bin_code": code, "quantity": quantity}, **fields)
+
+
+def office_events(client, auth, make_user, code):
+    auth.logout()
+    auth.login(make_user("office").username)
+    return client.get("/api/v1/events", query_string={"bin_code": code}).json["events"]
+
+
+def test_register_returns_a_token_bound_to_the_user(client, auth, make_user):
+    user = make_user("inspector")
+    auth.login(user.username)
+    reply = client.post("/api/v1/devices", json={"label": "tablet"}, headers={"X-CSRFToken": auth.csrf("/scan")})
+    assert reply.status_code == 201
+    assert uuid.UUID(reply.json["device_id"]) and len(reply.json["token"]) > 30
+    assert reply.json["user"]["username"] == user.username
+
+
+def test_a_count_is_stored_once_however_often_it_is_pushed(client, auth, make_user, device, plant):
+    code = plant["codes"][0]
+    event = count(device, code, 37)
+    first = device.push([event])
+    assert first.status_code == 200
+    assert first.json["results"] == [{"id": event["id"], "status": "stored", "exceptions": [],
+                                      "missing_attachments": []}]
+    assert first.json["acked_through_seq"] == 1 and first.json["missing_seqs"] == []
+    again = device.push([event])
+    assert again.json["results"][0]["status"] == "duplicate"
+    assert again.json["acked_through_seq"] == 1
+    events = office_events(client, auth, make_user, code)
+    assert [e["id"] for e in events] == [event["id"]]
+    stored = events[0]
+    assert stored["actor"] == device.user.username and stored["device_id"] == device.id
+    assert stored["occurred_at"] == event["occurred_at"] and stored["received_at"] >= event["occurred_at"] - 60_000
+
+
+def test_the_count_changes_the_bin_devices_pull(device, plant):
+    code = plant["codes"][1]
+    device.push([count(device, code, 44)])
+    bins = {b["code"]: b for b in device.pull().json["bins"]}
+    assert bins[code]["quantity"] == 44
+
+
+def test_same_id_with_other_content_is_quarantined_not_stored(device, plant):
+    event = count(device, plant["codes"][0], 10)
+    device.push([event])
+    forged = dict(event, seq=2, payload={"bin_code": plant["codes"][0], "quantity": 99})
+    reply = device.push([forged]).json
+    assert reply["results"][0]["status"] == "quarantined"
+    assert reply["results"][0]["exceptions"][0]["code"] == "id_collision"
+    assert reply["acked_through_seq"] == 2  # the queue is not blocked
+
+
+def test_same_seq_under_another_id_is_quarantined(device, plant):
+    first = count(device, plant["codes"][0], 10)
+    device.push([first])
+    other = dict(count(device, plant["codes"][0], 11), seq=1)
+    reply = device.push([other]).json
+    assert reply["results"][0]["status"] == "quarantined"
+    assert reply["results"][0]["exceptions"][0]["code"] == "seq_collision"
+
+
+def test_a_gap_is_reported_and_its_fill_acknowledges_the_run(device, plant):
+    code = plant["codes"][0]
+    e1, e2, e3 = (count(device, code, n) for n in (10, 10, 10))
+    reply = device.push([e1, e3]).json
+    assert reply["acked_through_seq"] == 1 and reply["missing_seqs"] == [2]
+    reply = device.push([e2]).json
+    assert reply["acked_through_seq"] == 3 and reply["missing_seqs"] == []
+
+
+def test_a_malformed_event_in_a_batch_never_blocks_the_others(device, plant):
+    good1 = count(device, plant["codes"][0], 10)
+    broken = {"id": str(uuid.uuid4()), "device_id": device.id, "seq": 2, "type": "bin.counted"}  # no payload
+    device.seq += 1
+    good2 = count(device, plant["codes"][1], 12)
+    reply = device.push([good1, broken, good2]).json
+    assert [r["status"] for r in reply["results"]] == ["stored", "quarantined", "stored"]
+    assert reply["results"][1]["exceptions"][0]["code"] == "unparsable"
+    assert reply["acked_through_seq"] == 3
+
+
+@pytest.mark.parametrize("payload,reason", [
+    ({"bin_code": "B00001Z", "quantity": -3}, "invalid_payload"),
+    ({"bin_code": "B00001Z", "quantity": "12"}, "invalid_payload"),
+    ({"quantity": 3}, "invalid_payload"),
+])
+def test_invalid_payloads_are_kept_in_quarantine(device, payload, reason):
+    reply = device.push([device.event("bin.counted", payload)]).json
+    assert reply["results"][0]["status"] == "quarantined"
+    assert reply["results"][0]["exceptions"][0]["code"] == reason
+    assert reply["acked_through_seq"] == 1
+
+
+def test_an_unknown_type_is_quarantined(device):
+    reply = device.push([device.event("bin.teleported", {"bin_code": "X"})]).json
+    assert reply["results"][0]["status"] == "quarantined"
+    assert reply["results"][0]["exceptions"][0]["code"] == "unknown_type"
+
+
+def test_an_unknown_bin_is_stored_and_flagged(device):
+    reply = device.push([device.event("bin.counted", {"bin_code": "ZZ999", "quantity": 3})]).json
+    assert reply["results"][0]["status"] == "stored"
+    assert reply["results"][0]["exceptions"] == [{"code": "unknown_bin", "bin_code": "ZZ999"}]
+
+
+def test_two_different_counts_close_together_dispute_the_bin(device, plant):
+    code = plant["codes"][2]
+    device.push([count(device, code, 50)])
+    reply = device.push([count(device, code, 47)]).json
+    assert reply["results"][0]["status"] == "stored"
+    assert reply["results"][0]["exceptions"][0]["code"] == "count_discrepancy"
+    state = {b["code"]: b for b in device.pull().json["bins"]}[code]
+    assert state["disputed"] is True and state["quantity"] == 50  # never last-write-wins
+    device.push([count(device, code, 47)])
+    state = {b["code"]: b for b in device.pull().json["bins"]}[code]
+    assert state["disputed"] is False and state["quantity"] == 47
+
+
+def test_a_role_that_may_not_count_is_quarantined(signed_in_device, plant):
+    operator = signed_in_device("operator")
+    reply = operator.push([count(operator, plant["codes"][0], 5)]).json
+    assert reply["results"][0]["status"] == "quarantined"
+    assert reply["results"][0]["exceptions"][0]["code"] == "forbidden"
+
+
+def test_an_actor_who_never_signed_on_the_device_is_quarantined(device, make_user, plant):
+    stranger = make_user("clerk")
+    reply = device.push([count(device, plant["codes"][0], 5, actor_id=stranger.id)]).json
+    assert reply["results"][0]["exceptions"][0]["code"] == "unknown_actor"
+
+
+def test_a_device_clock_far_off_is_flagged(device, plant):
+    three_days = 3 * 24 * 3600 * 1000
+    event = count(device, plant["codes"][0], 5)
+    event["occurred_at"] += three_days
+    reply = device.push([event]).json  # no sent_at: the server cannot correct the clock
+    assert reply["results"][0]["status"] == "stored"
+    assert "clock_suspect" in [x["code"] for x in reply["results"][0]["exceptions"]]
+
+
+def test_a_device_clock_offset_is_corrected_when_the_device_says_its_time(device, plant):
+    three_days = 3 * 24 * 3600 * 1000
+    event = count(device, plant["codes"][0], 5)
+    event["occurred_at"] += three_days
+    reply = device.push([event], sent_at=event["occurred_at"] + 1000).json
+    assert reply["results"][0]["exceptions"] == []
+
+
+def test_more_than_200_events_is_413(device, plant):
+    events = [count(device, plant["codes"][0], 1) for _ in range(201)]
+    assert device.push(events).status_code == 413
+
+
+def test_a_bad_token_is_401_and_a_revoked_device_403(client, device, app):
+    reply = client.post("/api/v1/sync/push", json={"events": []}, headers={"Authorization": "Bearer nope"})
+    assert reply.status_code == 401 and reply.json["error"] == "sign_in_again"
+    from sqlalchemy import update
+
+    from sync import schema
+    from webapp.extensions import db
+
+    with app.app_context():
+        db.session.execute(update(schema.devices).where(schema.devices.c.id == device.id).values(revoked_at=1))
+        db.session.commit()
+    assert device.push([]).status_code == 403
+
+
+def test_a_session_can_push_with_the_csrf_header(client, auth, device, plant):
+    event = count(device, plant["codes"][0], 9)
+    body = {"device_id": device.id, "events": [event]}
+    assert client.post("/api/v1/sync/push", json=body).status_code == 400  # no X-CSRFToken
+    reply = client.post("/api/v1/sync/push", json=body, headers={"X-CSRFToken": auth.csrf("/scan")})
+    assert reply.status_code == 200 and reply.json["results"][0]["status"] == "stored"
+
+
+def test_pull_pages_with_an_opaque_cursor(device, plant):
+    first = device.pull().json
+    assert {b["code"] for b in first["bins"]} == set(plant["codes"])
+    assert {o["code"] for o in first["operations"]} == set(plant["operations"])
+    assert [w["number"] for w in first["work_orders"]] == [plant["order"]]
+    assert first["has_more"] is False and first["reset_required"] is False
+    nothing = device.pull(first["cursor"]).json
+    assert nothing["bins"] == [] and nothing["cursor"] == first["cursor"]
+    device.push([count(device, plant["codes"][0], 21)])
+    changed = device.pull(first["cursor"]).json
+    assert [b["code"] for b in changed["bins"]] == [plant["codes"][0]]
+
+
+def test_pull_is_paged(app, device, plant):
+    from webapp.services import sync_service
+    from sync.pull import pull_page
+
+    with app.app_context():
+        from webapp.extensions import db
+
+        seen, cursor, pages = set(), None, 0
+        while True:
+            page = pull_page(db.session, sync_service.PULL_SOURCES, cursor, 0, limit=2)
+            seen |= {b["code"] for b in page["bins"]}
+            cursor, pages = page["cursor"], pages + 1
+            if not page["has_more"]:
+                break
+    assert seen == set(plant["codes"]) and pages > 2
+
+
+def test_a_deleted_bin_is_a_tombstone(app, device, plant):
+    first = device.pull().json
+    from sqlalchemy import delete, select
+
+    from webapp.extensions import db
+    from webapp.models import Bin, BinLabel
+
+    with app.app_context():
+        b = db.session.execute(select(Bin).where(Bin.code == plant["codes"][2])).scalar_one()
+        db.session.execute(delete(BinLabel).where(BinLabel.bin_id == b.id))
+        db.session.delete(b)
+        db.session.commit()
+    page = device.pull(first["cursor"]).json
+    assert page["deleted"]["bins"] == [plant["codes"][2]]
+
+
+def test_a_cursor_not_ours_asks_for_a_reset(device):
+    page = device.pull("garbage!!").json
+    assert page["reset_required"] is True
+
+
+def test_events_api_is_for_the_office_only(client, auth, make_user):
+    auth.login(make_user("clerk").username)
+    assert client.get("/api/v1/events").status_code == 403
+    auth.logout()
+    auth.login(make_user("follower").username)
+    assert client.get("/api/v1/events").status_code == 200
+
+
+def test_openapi_describes_the_contract(client):
+    paths = client.get("/api/v1/openapi.json").json["paths"]
+    assert {"/api/v1/devices", "/api/v1/sync/push", "/api/v1/sync/pull", "/api/v1/events"} <= set(paths)
