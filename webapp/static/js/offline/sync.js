@@ -76,8 +76,10 @@ export function requestSync(reason = "manual") {
     holdUntil = 0;
   } else if (waitForPerson || (reason !== "retry" && Date.now() < holdUntil)) {
     return Promise.resolve("waiting");
-  } else if (reason === "timer" && retryTimer) {
-    return Promise.resolve("waiting"); // backing off: the scheduled retry will come
+  } else if ((reason === "timer" || reason === "background") && retryTimer) {
+    // Backing off: the scheduled retry will come. (Chromium fires Background Sync at
+    // once whenever it believes it is online, captive portal or not.)
+    return Promise.resolve("waiting");
   }
   running ??= (async () => {
     /** @type {Outcome} */
