@@ -24,18 +24,23 @@ const BACKOFF_MAX_MS = 5 * 60_000;
  * @typedef {"ok" | "offline" | "busy" | "auth" | "revoked" | "waiting"} Outcome
  */
 
-/** Why a sync stopped early, and when to try again. */
+/**
+ * Why a sync stopped early, and when to try again.
+ * - retryIn: ms until the next try (else the back-off decides)
+ * - honour: retryIn is the server's Retry-After: no automatic try before then
+ * - unasked: decided on the device, without hearing from the server
+ */
 class SyncStop extends Error {
   /**
    * @param {Outcome | "too_large"} outcome
-   * @param {number} [retryIn] ms; the server's Retry-After when `honour` is set
-   * @param {boolean} [honour] the server asked us to wait: no automatic try before then
+   * @param {{retryIn?: number, honour?: boolean, unasked?: boolean}} [details]
    */
-  constructor(outcome, retryIn, honour = false) {
+  constructor(outcome, { retryIn, honour = false, unasked = false } = {}) {
     super(outcome);
     this.outcome = outcome;
     this.retryIn = retryIn;
     this.honour = honour;
+    this.unasked = unasked;
   }
 }
 
@@ -71,6 +76,8 @@ export function connectionState() {
  */
 export function requestSync(reason = "manual") {
   const manual = reason === "manual";
+  // A tap during an automatic run waits for it, then runs again if that one did not succeed.
+  if (manual && running) return running.then((outcome) => (outcome === "ok" ? outcome : requestSync()));
   if (manual) {
     waitForPerson = false;
     holdUntil = 0;
@@ -142,7 +149,8 @@ async function stopped(error) {
   switch (stop.outcome) {
     case "auth": {
       waitForPerson = true;
-      setState("online");
+      // No token and nobody signed in: we never asked the server, so only guess.
+      setState(stop.unasked && !navigator.onLine ? "offline" : "online");
       // Nobody to blame on a signed-out page with nothing pending (e.g. the login page).
       if (pageUser() || (await countUnsynced()) > 0) notice("sign_in_again", true);
       return "auth";
@@ -219,7 +227,7 @@ async function deviceToken(deviceId, renew) {
     });
     return device.token;
   }
-  if (!token) throw new SyncStop("auth");
+  if (!token) throw new SyncStop("auth", { unasked: true });
   return token;
 }
 
@@ -251,8 +259,8 @@ async function pushAll(token, deviceId) {
         body: { device_id: deviceId, build: head("shopfloor-build"), events: batch.map(envelope) },
       });
     } catch (error) {
-      if (error instanceof SyncStop && error.outcome === "too_large" && limit > 1) {
-        limit = Math.ceil(limit / 2);
+      if (error instanceof SyncStop && error.outcome === "too_large" && batch.length > 1) {
+        limit = Math.ceil(batch.length / 2);
         continue;
       }
       throw error;
@@ -301,12 +309,12 @@ async function call(method, path, { body, token, session = false }) {
     if (status === 401) throw new SyncStop("auth");
     if (status === 429 || status === 503) {
       const wait = retryAfter(response.headers.get("Retry-After"));
-      throw new SyncStop("offline", wait, wait !== undefined);
+      throw new SyncStop("offline", { retryIn: wait, honour: wait !== undefined });
     }
     // Registering with the cookie session: 400/403 mean a stale CSRF token or session.
     if (session && status >= 400 && status < 500) throw new SyncStop("auth");
     if (status === 403) throw new SyncStop("revoked");
-    if (status === 409) throw new SyncStop("busy", jitter(1_500));
+    if (status === 409) throw new SyncStop("busy", { retryIn: jitter(1_500) });
     if (status === 413) throw new SyncStop("too_large");
     if (!response.ok) throw new SyncStop("offline");
     // Redirected to one of our pages: the login page, so the session is gone.

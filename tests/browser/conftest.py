@@ -1,0 +1,96 @@
+"""Browser fixtures: a live gunicorn server on 127.0.0.1 that a test can stop and restart, and Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.live_server import LiveServer, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PHONE = {"width": 360, "height": 740}
+
+
+@pytest.fixture(scope="session")
+def demo_database(tmp_path_factory) -> Path:
+    """Migrate and load the demo plant once; each test copies the file."""
+    folder = tmp_path_factory.mktemp("demo")
+    env = dict(os.environ, INSTANCE_DIR=str(folder))
+    env.pop("DATABASE_URL", None)
+    flask = [sys.executable, "-m", "flask", "--app", "webapp"]
+    subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run([*flask, "demo"], cwd=ROOT, env=env, check=True, capture_output=True)
+    return folder
+
+
+@pytest.fixture
+def server(demo_database, tmp_path):
+    """A running server with the demo plant; stopped after the test."""
+    for name in ("shopfloor.sqlite3", "secret_key"):
+        shutil.copy(demo_database / name, tmp_path / name)
+    live = LiveServer(tmp_path, free_port())
+    live.start()
+    yield live
+    live.close()
+
+
+@pytest.fixture(scope="session")
+def playwright():
+    """Playwright, for Debian's Chromium (it cannot download browsers here)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (make test does this as root)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    """One Chromium for the session; each test gets its own context (storage, worker, IndexedDB)."""
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture
+def persistent_phone(playwright, server, tmp_path):
+    """A phone with a real profile on disk (not incognito), as an installed app has."""
+    context = playwright.chromium.launch_persistent_context(
+        str(tmp_path / "profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
+        viewport=PHONE, has_touch=True, is_mobile=True, locale="en-GB", base_url=server.url)
+    context.set_default_timeout(15_000)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def phone(browser, server):
+    """A fresh phone-sized browser context (its own storage, service worker and IndexedDB)."""
+    context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True, locale="en-GB",
+                                  base_url=server.url)
+    context.set_default_timeout(15_000)
+    yield context
+    context.close()
+
+
+def sign_in(page, username: str, password: str = "demo") -> None:
+    """Sign in through the form, as a person does."""
+    page.goto("/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button.primary")
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+def wait_for_service_worker(page) -> None:
+    """Wait until the service worker controls the page."""
+    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null")

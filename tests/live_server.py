@@ -1,0 +1,80 @@
+"""A live server process for browser tests and benchmarks: started, stopped, restarted like a real one."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """The app under gunicorn, as production runs it, on a SQLite file of its own."""
+
+    def __init__(self, instance: Path, port: int):
+        self.instance, self.port = instance, port
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc: subprocess.Popen | None = None
+        self.log = open(instance / "server.log", "ab")
+
+    def start(self) -> None:
+        """Start the server and wait until /healthz answers."""
+        env = dict(os.environ, INSTANCE_DIR=str(self.instance), PYTHONDONTWRITEBYTECODE="1")
+        env.pop("DATABASE_URL", None)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "webapp:create_app()", "--bind", f"127.0.0.1:{self.port}",
+             "--workers", "1", "--threads", "8", "--worker-class", "gthread", "--graceful-timeout", "2"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=self.log, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: see {self.instance / 'server.log'}")
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)  # polling a process we started, not waiting on a browser
+        raise RuntimeError("server did not come up")
+
+    def stop(self) -> None:
+        """Stop the server process: the phone's network is gone."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+    def close(self) -> None:
+        """Stop the server and close its log."""
+        self.stop()
+        self.log.close()
+
+    def office_session(self, username: str = "office") -> requests.Session:
+        """Sign in as an office user over HTTP, to look at what the server stored."""
+        s = requests.Session()
+        page = s.get(self.url + "/login").text
+        token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+        reply = s.post(self.url + "/login", data={"username": username, "password": "demo", "csrf_token": token})
+        assert reply.ok and "/login" not in reply.url
+        return s
+
+    def events_for(self, code: str) -> list[dict]:
+        """Return what the office sees for one bin."""
+        return self.office_session().get(self.url + "/api/v1/events", params={"bin_code": code}).json()["events"]
