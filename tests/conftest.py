@@ -59,6 +59,21 @@ def app(migrated, tmp_path):
 
 
 @pytest.fixture
+def make_app():
+    """Return a factory for extra apps (other settings); their connections are closed afterwards."""
+    made = []
+
+    def make(config):
+        made.append(create_app(config))
+        return made[-1]
+
+    yield make
+    for extra in made:
+        with extra.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
 def client(app):
     """A test client (a browser without JavaScript)."""
     return app.test_client()

@@ -99,12 +99,11 @@ def test_offline_pages_need_no_sign_in(client):
     assert "data-offline-bin" in shell and "data-offline-form" in shell
 
 
-def test_healthz_reports_the_database(client, tmp_path):
+def test_healthz_reports_the_database(client, tmp_path, make_app):
     assert client.get("/healthz").json["status"] == "ok"
-    from webapp import create_app
     from webapp.config import TestConfig
 
-    unreachable = create_app(TestConfig(database_url=f"sqlite:///{tmp_path}/missing/dir/db.sqlite3",
+    unreachable = make_app(TestConfig(database_url=f"sqlite:///{tmp_path}/missing/dir/db.sqlite3",
                                         instance=tmp_path))
     reply = unreachable.test_client().get("/healthz")
     assert reply.status_code == 503 and reply.json["status"] == "unavailable"

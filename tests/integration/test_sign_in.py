@@ -2,7 +2,6 @@
 
 import re
 
-from webapp import create_app
 from webapp.config import TestConfig
 
 
@@ -62,7 +61,7 @@ def test_next_only_goes_to_this_site(client, auth, make_user, plant):
     assert outside.headers["Location"] == "/scan"
 
 
-def test_sign_in_is_rate_limited(migrated, tmp_path, make_user):
+def test_sign_in_is_rate_limited(migrated, tmp_path, make_app):
     config = TestConfig(database_url=migrated if migrated.startswith("postgres") else None, instance=tmp_path)
     if not migrated.startswith("postgres"):
         import shutil
@@ -70,7 +69,7 @@ def test_sign_in_is_rate_limited(migrated, tmp_path, make_user):
         shutil.copy(migrated.removeprefix("sqlite:///"), tmp_path / "rl.sqlite3")
         config.SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp_path / 'rl.sqlite3'}"
     config.LOGIN_RATE_LIMIT = "3 per minute"
-    app = create_app(config)
+    app = make_app(config)
     client = app.test_client()
     page = client.get("/login").text
     token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)

@@ -192,7 +192,7 @@ def test_pull_pages_with_an_opaque_cursor(device, plant):
     assert {b["code"] for b in first["bins"]} == set(plant["codes"])
     assert {o["code"] for o in first["operations"]} == set(plant["operations"])
     assert [w["number"] for w in first["work_orders"]] == [plant["order"]]
-    assert first["has_more"] is False and first["reset_required"] is False
+    assert first["has_more"] is False and first["reset_required"] is False, first
     nothing = device.pull(first["cursor"]).json
     assert nothing["bins"] == [] and nothing["cursor"] == first["cursor"]
     device.push([count(device, plant["codes"][0], 21)])
@@ -249,3 +249,21 @@ def test_events_api_is_for_the_office_only(client, auth, make_user):
 def test_openapi_describes_the_contract(client):
     paths = client.get("/api/v1/openapi.json").json["paths"]
     assert {"/api/v1/devices", "/api/v1/sync/push", "/api/v1/sync/pull", "/api/v1/events"} <= set(paths)
+
+
+def test_each_change_is_logged_once_however_many_apps_a_process_made(app, make_app, migrated, tmp_path, plant):
+    from sqlalchemy import func, select
+
+    from sync import schema
+    from webapp.config import TestConfig
+    from webapp.extensions import db
+    from webapp.models import Bin
+
+    make_app(TestConfig(database_url=migrated if migrated.startswith("postgres") else None, instance=tmp_path))
+    with app.app_context():
+        b = db.session.execute(select(Bin).where(Bin.code == plant["codes"][0])).scalar_one()
+        b.quantity = 1
+        db.session.commit()
+        rows = db.session.execute(select(func.count()).select_from(schema.changes).where(
+            schema.changes.c.entity == "bin", schema.changes.c.key == plant["codes"][0])).scalar()
+    assert rows == 2  # created, then changed
