@@ -97,10 +97,15 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    status = 0
+    # If either server dies (a port already in use, say), stop the other and fail loudly.
+    _pid, status = os.wait()
+    stop()
     for proc in servers:
-        status = proc.wait() or status
-    return status
+        proc.wait()
+    if status:
+        print("Shopfloor stopped: a server failed to start (see the lines above; is the port in use?)",
+              file=sys.stderr)
+    return 1 if status else 0
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@
  *
  * - Only same-origin GETs outside /api/ are handled; writes and API calls always go to
  *   the network (the outbox, not this worker, is what makes writes work offline).
- * - Pages: network first (4 s), then the cached copy, then the offline shells.
+ * - Pages: network first (4 s), then the cached copy, then the offline shells. Pages
+ *   are kept for offline use unless the server marks them Cache-Control: no-store.
  * - /static/: stale-while-revalidate from the shell cache.
  * - A new build waits until the page sends SKIP_WAITING (it does so only when a person
  *   agrees and the outbox is empty): never reload under someone's hands.
@@ -30,7 +31,8 @@ async function precache() {
   await Promise.all(
     PRECACHE.map(async (url) => {
       // Bypass the HTTP cache: a stale copy would pin an old file under the new build.
-      const response = await fetch(new Request(url, { cache: "reload" }));
+      // No cookies: the offline shells must be rendered for nobody, whoever installs.
+      const response = await fetch(new Request(url, { cache: "reload", credentials: "omit" }));
       // A redirect (to the login page, say) must never be cached as the offline shell.
       if (!response.ok || response.redirected) throw new Error(`precache ${url}: ${response.status}`);
       await cache.put(url, response);
@@ -91,6 +93,8 @@ async function navigate(event) {
     network
       .then(async (response) => {
         if (response.status !== 200 || response.redirected || response.type !== "basic") return;
+        // The server's way to keep a page off the device (e.g. office-only pages).
+        if (/no-store/i.test(response.headers.get("Cache-Control") ?? "")) return;
         const copy = response.clone(); // before the page starts reading the body
         await (await caches.open(PAGES_CACHE)).put(request, copy);
       })

@@ -20,19 +20,25 @@ const behaviours = {
   "offline-form": offlineForm,
 };
 
+/** Elements already attached, per behaviour. */
+const attached = new Map(Object.keys(behaviours).map((name) => [name, new WeakSet()]));
+
 /**
  * Attach every behaviour to matching elements in `root` not attached yet (htmx:load also
  * fires for the initial body, so this runs more than once over the same elements).
+ * The data-<name>-ready mark is for people and tests; the WeakSet is the truth, because
+ * htmx's history snapshots bring back copies of elements with the mark but no listeners.
  * @param {Element} root
  */
 function init(root) {
   for (const [name, behaviour] of Object.entries(behaviours)) {
-    const mark = `data-${name}-ready`;
+    const done = /** @type {WeakSet<Element>} */ (attached.get(name));
     const found = [...root.querySelectorAll(behaviour.selector)];
     if (root.matches(behaviour.selector)) found.unshift(root);
     for (const el of found) {
-      if (el.hasAttribute(mark)) continue;
-      el.setAttribute(mark, "");
+      if (done.has(el)) continue;
+      done.add(el);
+      el.setAttribute(`data-${name}-ready`, "");
       behaviour.attach(el);
     }
   }

@@ -28,7 +28,9 @@ function bindForm(form) {
     async (event) => {
       event.preventDefault();
       event.stopImmediatePropagation();
-      if (saving || !form.reportValidity()) return; // a double tap must not record twice
+      if (saving) return; // a double tap must not record twice
+      explainQuantity(form);
+      if (!form.reportValidity()) return;
       saving = true;
       const buttons = submitButtons(form);
       for (const button of buttons) button.disabled = true;
@@ -51,6 +53,10 @@ function bindForm(form) {
     },
     true,
   );
+  form.addEventListener("input", (event) => {
+    const field = event.target;
+    if (field instanceof HTMLInputElement && field.name === "quantity") field.setCustomValidity("");
+  });
   const stop = onChange((change) => {
     if (!form.isConnected) return stop();
     if (change.type !== "results") return;
@@ -58,6 +64,18 @@ function bindForm(form) {
     if (result?.status === "quarantined") setStatus(status, "quarantined", t("quarantined"));
     else if (result) setStatus(status, "synced", t("synced"));
   });
+}
+
+/**
+ * Say what a bad quantity means in the page's language (the browser's own message follows
+ * the browser's language, which on a shared floor device is often not the person's).
+ * @param {HTMLFormElement} form
+ */
+function explainQuantity(form) {
+  const field = form.elements.namedItem("quantity");
+  if (!(field instanceof HTMLInputElement)) return;
+  field.setCustomValidity("");
+  if (!field.validity.valid) field.setCustomValidity(t("invalid_quantity"));
 }
 
 /**
@@ -150,9 +168,11 @@ function bindPendingList(list) {
   });
 }
 
+/** i18n keys naming event types; any other type is looked up by its own name. */
+const TYPE_LABELS = /** @type {Record<string, string>} */ ({ "bin.counted": "count" });
+
 /**
- * One unsent event: "type · quantity · 14:05 · pending". The type goes through t(), so the
- * server may translate event types by adding them to the strings.
+ * One unsent event: "Count · 23 pcs · 14:05 · waiting to sync".
  * @param {import("../offline/outbox.js").OutboxRecord} record
  */
 function pendingItem(record) {
@@ -164,8 +184,8 @@ function pendingItem(record) {
   time.dateTime = when.toISOString();
   time.textContent = when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   const quantity = record.payload?.quantity;
-  item.append(t(record.type), " · ");
-  if (quantity !== undefined) item.append(String(quantity), " · ");
+  item.append(t(TYPE_LABELS[record.type] ?? record.type), " · ");
+  if (quantity !== undefined) item.append(`${quantity} ${t("pieces")}`, " · ");
   item.append(time, " · ", t("pending"));
   return item;
 }

@@ -26,7 +26,7 @@ import { t } from "../i18n.js";
 /** @typedef {{acked_through_seq?: number, missing_seqs?: number[], results?: PushResult[]}} PushResponse */
 
 /** Results after which the server holds the event for good (quarantine is still kept). */
-export const ACCEPTED = new Set(["stored", "duplicate", "quarantined"]);
+const ACCEPTED = new Set(["stored", "duplicate", "quarantined"]);
 
 /** How long accepted events are kept for re-sending after a server restore. */
 const KEEP_SENT_MS = 14 * 24 * 3600 * 1000;
