@@ -33,7 +33,7 @@ class Envelope:
     type: str
     v: int
     occurred_at: int
-    actor_id: int
+    actor_id: int | None  # None: the person the device token belongs to
     payload: dict[str, Any]
     attachments: tuple[str, ...] = field(default_factory=tuple)
 
@@ -104,7 +104,7 @@ def parse_envelope(raw: Any) -> Envelope:
         type=event_type,
         v=_int(raw, "v", 1),
         occurred_at=_int(raw, "occurred_at", 0),
-        actor_id=_int(raw, "actor_id", 1),
+        actor_id=None if raw.get("actor_id") is None else _int(raw, "actor_id", 1),
         payload=payload,
         attachments=tuple(attachments),
     )

@@ -74,7 +74,7 @@ def _held_seqs(session: Session, device_id: str, above: int) -> list[int]:
 
 
 class _Push:
-    def __init__(self, session, registry, device, now_ms, build, offset_ms, actor_role):
+    def __init__(self, session, registry, device, now_ms, build, offset_ms, actor_role, default_actor):
         self.session: Session = session
         self.registry: EventRegistry = registry
         self.device = device
@@ -82,6 +82,7 @@ class _Push:
         self.build = build
         self.offset = offset_ms
         self.actor_role: Callable[[int], str | None] = actor_role
+        self.default_actor: int | None = default_actor
 
     def quarantine(
         self, raw: Any, reason: str, detail: str, *, env: Envelope | None = None, seq: int | None = None
@@ -153,9 +154,10 @@ class _Push:
         if event_type is None:
             return self.quarantine(raw, "unknown_type", f"unknown event type {env.type}", env=env,
                                    seq=env.seq)
-        role = self.actor_role(env.actor_id)
+        actor_id = env.actor_id if env.actor_id is not None else self.default_actor
+        role = self.actor_role(actor_id) if actor_id is not None else None
         if role is None:
-            return self.quarantine(raw, "unknown_actor", f"user {env.actor_id} has not signed on this device",
+            return self.quarantine(raw, "unknown_actor", f"user {actor_id} has not signed on this device",
                                    env=env, seq=env.seq)
         if role not in event_type.roles:
             return self.quarantine(raw, "forbidden", f"role {role} may not record {env.type}", env=env,
@@ -177,12 +179,12 @@ class _Push:
                 insert(schema.events).values(
                     id=env.id, device_id=env.device_id, seq=env.seq, type=env.type, v=env.v,
                     occurred_at=env.occurred_at, received_at=self.now, effective_at=effective_at,
-                    actor_id=env.actor_id, payload=env.payload, payload_hash=env.hash,
+                    actor_id=actor_id, payload=env.payload, payload_hash=env.hash,
                     attachments=list(env.attachments), subject=event_type.subject(payload),
                     exceptions=[], build=self.build,
                 )
             )
-            ctx = HandlerContext(self.session, env, payload, effective_at, self.now, role)
+            ctx = HandlerContext(self.session, env, payload, effective_at, self.now, role, actor_id)
             flags.extend(event_type.handler(ctx))
             flag_dicts = [f.as_dict() for f in flags]
             if flag_dicts:
@@ -217,11 +219,12 @@ def ingest_push(
     build: str | None = None,
     sent_at: int | None = None,
     actor_role: Callable[[int], str | None],
+    default_actor: int | None = None,
 ) -> PushOutcome:
     """Store a batch from one device and answer per event; the caller commits."""
     device = lock_device(session, device_id)
     offset = now_ms - sent_at if isinstance(sent_at, int) and not isinstance(sent_at, bool) else 0
-    push = _Push(session, registry, device, now_ms, build, offset, actor_role)
+    push = _Push(session, registry, device, now_ms, build, offset, actor_role, default_actor)
     results = [push.one(raw) for raw in raw_events]
 
     acked = device["acked_through_seq"] or 0

@@ -42,6 +42,7 @@ class HandlerContext:
     effective_at: int
     received_at: int
     actor_role: str
+    actor_id: int  # the envelope's, or the pushing person's when the device left it out
 
 
 Handler = Callable[[HandlerContext], list[RuleBroken]]

@@ -267,3 +267,11 @@ def test_each_change_is_logged_once_however_many_apps_a_process_made(app, make_a
         rows = db.session.execute(select(func.count()).select_from(schema.changes).where(
             schema.changes.c.entity == "bin", schema.changes.c.key == plant["codes"][0])).scalar()
     assert rows == 2  # created, then changed
+
+
+def test_an_event_without_actor_is_the_pushing_persons(client, auth, make_user, device, plant):
+    event = count(device, plant["codes"][0], 17)
+    del event["actor_id"]
+    assert device.push([event]).json["results"][0]["status"] == "stored"
+    stored = office_events(client, auth, make_user, plant["codes"][0])
+    assert [e["actor"] for e in stored] == [device.user.username]

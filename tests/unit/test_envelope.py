@@ -22,7 +22,7 @@ def test_a_well_formed_event_parses():
 
 @pytest.mark.parametrize("field,value", [
     ("id", "not-a-uuid"), ("id", None), ("device_id", 7), ("seq", 0), ("seq", "1"), ("seq", True),
-    ("type", "counted"), ("type", "Bin.Counted"), ("v", 0), ("occurred_at", -1), ("actor_id", None),
+    ("type", "counted"), ("type", "Bin.Counted"), ("v", 0), ("occurred_at", -1), ("actor_id", 0), ("actor_id", "3"),
     ("payload", []), ("attachments", ["abc"]), ("attachments", "x"),
 ])
 def test_a_malformed_field_is_named(field, value):

@@ -90,7 +90,7 @@ def push():
     if device["revoked_at"] is not None:
         return error(403, "device_revoked", _("This device was revoked."))
     try:
-        outcome = sync_service.push(device["id"], body)
+        outcome = sync_service.push(device["id"], body, api_user().id)
     except sync_service.BadPush:
         return error(400, "bad_push", _("A push needs a list of events."))
     except sync_service.BatchTooLarge:

@@ -63,7 +63,7 @@ def handle_count(ctx: HandlerContext) -> list[RuleBroken]:
     count = Count(
         event_id=env.id, bin_id=found.id if found else None, bin_code=payload["bin_code"],
         quantity=payload["quantity"], unit=payload["unit"], note=payload.get("note"),
-        counted_by=env.actor_id, device_id=env.device_id, counted_at=counted_at,
+        counted_by=ctx.actor_id, device_id=env.device_id, counted_at=counted_at,
         received_at=from_ms(ctx.received_at),
     )
     session.add(count)

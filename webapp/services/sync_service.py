@@ -28,7 +28,7 @@ class BatchTooLarge(ValueError):
     """More events than one push may carry (413): the device splits the batch."""
 
 
-def push(device_id: str, body: Any) -> PushOutcome:
+def push(device_id: str, body: Any, pusher_id: int) -> PushOutcome:
     """Store a device's batch and return the per-event answer; serialised per device."""
     if not isinstance(body, dict) or not isinstance(body.get("events"), list):
         raise BadPush("events")
@@ -41,7 +41,7 @@ def push(device_id: str, body: Any) -> PushOutcome:
             outcome = ingest_push(
                 db.session, registry, device_id=device_id, raw_events=body["events"], now_ms=now_ms(),
                 build=build[:64] if build else None, sent_at=body.get("sent_at"),
-                actor_role=actor_roles(device_id),
+                actor_role=actor_roles(device_id), default_actor=pusher_id,
             )
             db.session.commit()
     except OperationalError as exc:
