@@ -37,7 +37,7 @@ messages: $(BIN)/.installed
 	$(BIN)/pybabel update -i webapp/translations/messages.pot -d webapp/translations --no-fuzzy-matching
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check webapp sync tests
+	$(BIN)/ruff check webapp sync tests bench
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -15,7 +15,7 @@ TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
 
 class EnvelopeError(ValueError):
-    """An event whose envelope cannot be understood; it goes to quarantine."""
+    """A field of an event that cannot be understood (named, with why); the event goes to quarantine."""
 
     def __init__(self, field: str, message: str):
         super().__init__(f"{field}: {message}")

@@ -8,16 +8,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from sync.envelope import Envelope
+from sync.envelope import Envelope, EnvelopeError
 
 
-class PayloadInvalid(ValueError):
+class PayloadInvalid(EnvelopeError):
     """A payload that breaks its type's schema; the event goes to quarantine, kept."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)

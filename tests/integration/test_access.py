@@ -67,14 +67,15 @@ def test_each_role_reaches_exactly_its_routes(role, client, auth, make_user, pla
         response.close()
         may = allowed == PUBLIC or role in allowed
         if _denied(response) == may:
-            wrong.append(f"{method} {path}: {response.status_code} ({'should be allowed' if may else 'should be refused'})")
+            verdict = "should be allowed" if may else "should be refused"
+            wrong.append(f"{method} {path}: {response.status_code} ({verdict})")
     assert not wrong, "\n".join(wrong)
     assert _call(client, auth, "POST", "/logout", "").status_code == 303
 
 
 def test_without_signing_in_only_public_routes_open(client, auth, plant):
     wrong = []
-    for endpoint, (method, path, allowed) in TABLE.items():
+    for method, path, allowed in TABLE.values():
         response = _call(client, auth, method, path, plant["codes"][0])
         response.close()
         if _denied(response) == (allowed == PUBLIC):

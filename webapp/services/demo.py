@@ -61,7 +61,7 @@ def load(seed: int = 7, password: str = "demo") -> None:
     }
     db.session.add_all(workshops.values())
     users = {}
-    for role, (name, ws) in USERS.items():
+    for role, (name, _ws) in USERS.items():
         user = User(username=role.value, display_name=name, role=role.value)
         user.set_password(password)
         users[role] = user
