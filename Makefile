@@ -39,5 +39,9 @@ messages: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check webapp sync tests bench
 
+## bench: benchmarks (shell size, bin page server time at 20,000 bins)
+bench: install
+	$(BIN)/python bench/run.py
+
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

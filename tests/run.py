@@ -73,7 +73,7 @@ def with_postgres(run) -> int:
     if os.geteuid() == 0:
         shutil.chown(data, "postgres", "postgres")
     port = free_port()
-    quiet = {"stdout": subprocess.DEVNULL}
+    quiet = {"stdout": subprocess.DEVNULL, "cwd": data}  # postgres cannot enter our folder
     subprocess.run(as_postgres([str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
                                 "--no-sync", "-E", "UTF8"]), check=True, **quiet)
     options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
@@ -81,7 +81,7 @@ def with_postgres(run) -> int:
                                 str(data / "server.log"), "-w", "start"]), check=True, **quiet)
     try:
         subprocess.run(as_postgres([str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U",
-                                    "postgres", "shopfloor_test"]), check=True)
+                                    "postgres", "shopfloor_test"]), check=True, **quiet)
         return run(f"postgresql+psycopg://postgres@127.0.0.1:{port}/shopfloor_test")
     finally:
         subprocess.run(as_postgres([str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),

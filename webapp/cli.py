@@ -22,7 +22,7 @@ def register(app) -> None:
                 click.echo("Database already has a plant; demo not loaded.")
                 return
             raise click.ClickException("The database already has a plant. Use an empty database for the demo.")
-        demo_plant.load()
+        demo_plant.load(timezone=app.config["BABEL_DEFAULT_TIMEZONE"])
         click.echo("Demo plant loaded. Users: clerk, inspector, operator, receiver, office, director, keeper, "
                    "follower, admin; password: demo")
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select
 
@@ -49,7 +50,7 @@ def is_empty() -> bool:
     return db.session.execute(select(func.count(Plant.id))).scalar() == 0
 
 
-def load(seed: int = 7, password: str = "demo") -> None:
+def load(seed: int = 7, password: str = "demo", timezone: str = "Asia/Shanghai") -> None:
     """Fill an empty database with the demo plant and two weeks of plausible history."""
     rng = random.Random(seed)
     plant = Plant(code="DEMO", name_zh="华东传动件厂", name_en="East China Driveline Works")
@@ -127,11 +128,11 @@ def load(seed: int = 7, password: str = "demo") -> None:
         db.session.add(b)
         db.session.add(BinLabel(code=code, bin=b, minted_at=from_ms(now - 30 * DAY_MS)))
     db.session.flush()
-    _history(rng, users, bins, ops, locations, now)
+    _history(rng, users, bins, ops, locations, now, timezone)
     db.session.commit()
 
 
-def _history(rng, users, bins, ops, locations, now) -> None:
+def _history(rng, users, bins, ops, locations, now, timezone) -> None:
     """Two weeks of completed transfers and counts, written through the real ingest path."""
     number = 0
     loc_by_op = {loc.operation_id: loc for loc in locations}
@@ -163,9 +164,12 @@ def _history(rng, users, bins, ops, locations, now) -> None:
         db.session.execute(insert(schema.device_users).values(
             device_id=device_id, user_id=users[role].id, first_seen_at=start))
     events = []
+    # Counts happen on the day shift, 08:00-17:00 in the plant's time zone.
+    today = datetime.now(ZoneInfo(timezone)).replace(hour=0, minute=0, second=0, microsecond=0)
     for day in range(14, 0, -1):
+        midnight = int((today - timedelta(days=day)).timestamp() * 1000)
         for b in rng.sample([b for b in bins if b.quantity], 6):
-            at = now - day * DAY_MS + rng.randrange(8 * 3600, 17 * 3600) * 1000
+            at = midnight + rng.randrange(8 * 3600, 17 * 3600) * 1000
             actor = users[rng.choice([Role.CLERK, Role.CLERK, Role.KEEPER])]
             events.append((at, actor.id, {"bin_code": b.code, "quantity": b.quantity}))
     # One disagreement the office has to look at: two counts ten minutes apart.
