@@ -65,7 +65,7 @@ def create_app(config: object | None = None) -> Flask:
 
     changes.install()
 
-    from webapp.auth import check_access
+    from webapp.auth import authenticate_api, check_access
     from webapp.models import User
 
     login_manager.login_view = "auth.login"
@@ -76,6 +76,7 @@ def create_app(config: object | None = None) -> Flask:
         user = db.session.get(User, int(user_id))
         return user if user is not None and user.active else None
 
+    app.before_request(authenticate_api)  # first: who is calling the API, then may they
     app.before_request(check_access)
 
     from webapp.routes import api, auth, floor, office, pwa

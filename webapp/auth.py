@@ -7,6 +7,7 @@ from collections.abc import Callable
 from flask import abort, current_app, g, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf.csrf import validate_csrf
 
 from webapp.domain.roles import Can, may
 
@@ -72,3 +73,37 @@ def view_capabilities(app) -> dict[str, Can | str]:
             result[endpoint] = getattr(view, "_capability", "closed")
     return result
 
+
+
+def json_error(status: int, code: str, message: str, **extra):
+    """Return a JSON error the device can act on."""
+    response = jsonify(error=code, message=message, **extra)
+    response.status_code = status
+    return response
+
+
+def authenticate_api():
+    """Before API calls (and before `check_access`): accept a device's bearer token, or the session
+    cookie with an X-CSRFToken header."""
+    from webapp.services import devices
+
+    if not request.path.startswith("/api/"):
+        return None
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        try:
+            found = devices.device_for_token(header[7:].strip())
+        except devices.DeviceRevoked:
+            return json_error(403, "device_revoked", _("This device was revoked. Its records stay on it: "
+                                                       "export them and give the file to the office."))
+        if found is None:
+            return json_error(401, "sign_in_again",
+                              _("Sign in again to keep syncing. Nothing on this device is lost."))
+        g.device, g.api_user = found
+        return None
+    if current_user.is_authenticated and request.method not in ("GET", "HEAD", "OPTIONS"):
+        try:
+            validate_csrf(request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token"))
+        except Exception:  # flask_wtf raises ValidationError; any failure is a refusal
+            return json_error(400, "csrf", _("Missing or expired CSRF token. Reload the page."))
+    return None

@@ -275,3 +275,12 @@ def test_an_event_without_actor_is_the_pushing_persons(client, auth, make_user, 
     assert device.push([event]).json["results"][0]["status"] == "stored"
     stored = office_events(client, auth, make_user, plant["codes"][0])
     assert [e["actor"] for e in stored] == [device.user.username]
+
+
+def test_a_device_with_only_its_token_pushes_and_pulls(app, device, plant):
+    phone = app.test_client()  # no session cookie: a phone whose session ended
+    event = count(device, plant["codes"][0], 8)
+    reply = phone.post("/api/v1/sync/push", json={"device_id": device.id, "events": [event]}, headers=device.headers)
+    assert reply.status_code == 200 and reply.json["results"][0]["status"] == "stored"
+    assert phone.get("/api/v1/sync/pull", headers=device.headers).status_code == 200
+    assert phone.get("/api/v1/sync/pull").status_code == 401

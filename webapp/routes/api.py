@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, request
 from flask_babel import gettext as _
-from flask_login import current_user
-from flask_wtf.csrf import validate_csrf
 
 from sync.ingest import DeviceBusy
-from webapp.auth import api_user, public, requires
+from webapp.auth import api_user, json_error, public, requires
 from webapp.domain.roles import Can
 from webapp.openapi import OPENAPI
 from webapp.services import devices, sync_service
@@ -16,33 +14,7 @@ from webapp.services import devices, sync_service
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
-def error(status: int, code: str, message: str, **extra):
-    """Return a JSON error the device can act on."""
-    response = jsonify(error=code, message=message, **extra)
-    response.status_code = status
-    return response
-
-
-@bp.before_request
-def authenticate():
-    """Accept a device's bearer token, or the session cookie with an X-CSRFToken header."""
-    header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        try:
-            found = devices.device_for_token(header[7:].strip())
-        except devices.DeviceRevoked:
-            return error(403, "device_revoked", _("This device was revoked. Its records stay on it: "
-                                                  "export them and give the file to the office."))
-        if found is None:
-            return error(401, "sign_in_again", _("Sign in again to keep syncing. Nothing on this device is lost."))
-        g.device, g.api_user = found
-        return None
-    if current_user.is_authenticated and request.method not in ("GET", "HEAD", "OPTIONS"):
-        try:
-            validate_csrf(request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token"))
-        except Exception:  # flask_wtf raises ValidationError; any failure is a refusal
-            return error(400, "csrf", _("Missing or expired CSRF token. Reload the page."))
-    return None
+error = json_error
 
 
 @bp.post("/devices")
