@@ -74,7 +74,8 @@ def _held_seqs(session: Session, device_id: str, above: int) -> list[int]:
 
 
 class _Push:
-    def __init__(self, session, registry, device, now_ms, build, offset_ms, actor_role, default_actor):
+    def __init__(self, session, registry, device, now_ms, build, offset_ms, actor_role, default_actor,
+                 missing_attachments):
         self.session: Session = session
         self.registry: EventRegistry = registry
         self.device = device
@@ -83,6 +84,7 @@ class _Push:
         self.offset = offset_ms
         self.actor_role: Callable[[int], str | None] = actor_role
         self.default_actor: int | None = default_actor
+        self.missing_attachments: Callable[[list[str]], list[str]] = missing_attachments
 
     def quarantine(
         self, raw: Any, reason: str, detail: str, *, env: Envelope | None = None, seq: int | None = None
@@ -133,7 +135,7 @@ class _Push:
         if existing is not None:
             if existing.payload_hash == env.hash:
                 return {"id": env.id, "status": "duplicate", "exceptions": existing.exceptions,
-                        "missing_attachments": []}
+                        "missing_attachments": self.missing_attachments(list(env.attachments))}
             return self.quarantine(raw, "id_collision", "another event already has this id", env=env,
                                    seq=env.seq)
         q = schema.quarantine.c
@@ -206,7 +208,8 @@ class _Push:
         except Exception as exc:  # a handler bug must not lose the event or block the queue
             savepoint.rollback()
             return self.quarantine(raw, "handler_error", f"{type(exc).__name__}: {exc}", env=env, seq=env.seq)
-        return {"id": env.id, "status": "stored", "exceptions": flag_dicts, "missing_attachments": []}
+        return {"id": env.id, "status": "stored", "exceptions": flag_dicts,
+                "missing_attachments": self.missing_attachments(list(env.attachments))}
 
 
 def ingest_push(
@@ -220,11 +223,12 @@ def ingest_push(
     sent_at: int | None = None,
     actor_role: Callable[[int], str | None],
     default_actor: int | None = None,
+    missing_attachments: Callable[[list[str]], list[str]] = lambda shas: list(shas),
 ) -> PushOutcome:
     """Store a batch from one device and answer per event; the caller commits."""
     device = lock_device(session, device_id)
     offset = now_ms - sent_at if isinstance(sent_at, int) and not isinstance(sent_at, bool) else 0
-    push = _Push(session, registry, device, now_ms, build, offset, actor_role, default_actor)
+    push = _Push(session, registry, device, now_ms, build, offset, actor_role, default_actor, missing_attachments)
     results = [push.one(raw) for raw in raw_events]
 
     acked = device["acked_through_seq"] or 0

@@ -26,6 +26,7 @@ TABLE = {
     "pwa.service_worker": ("GET", "/sw.js", PUBLIC),
     "pwa.offline": ("GET", "/offline", PUBLIC),
     "pwa.offline_bin": ("GET", "/offline/bin", PUBLIC),
+    "pwa.sync_panel": ("GET", "/sync", PUBLIC),
     "api.register_device": ("POST", "/api/v1/devices", EVERYONE),
     "api.push": ("POST", "/api/v1/sync/push", EVERYONE),
     "api.pull": ("GET", "/api/v1/sync/pull", EVERYONE),

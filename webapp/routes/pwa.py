@@ -60,7 +60,7 @@ def manifest():
 
 def precache_urls() -> list[str]:
     """List what the worker keeps for offline use: static files, the manifest, the shells."""
-    urls = [url_for("pwa.offline"), url_for("pwa.offline_bin"), url_for("pwa.manifest")]
+    urls = [url_for("pwa.offline"), url_for("pwa.offline_bin"), url_for("pwa.sync_panel"), url_for("pwa.manifest")]
     for path in sorted(STATIC.rglob("*")):
         if path.is_file() and path.name != "sw.js" and not path.name.endswith(".LICENSE"):
             urls.append(url_for("static", filename=path.relative_to(STATIC).as_posix()))
@@ -85,6 +85,13 @@ def service_worker():
 def offline():
     """The page the worker shows when the network is gone and nothing better is cached."""
     return render_template("pwa/offline.html")
+
+
+@bp.get("/sync")
+@public
+def sync_panel():
+    """What this device holds that the server has not confirmed; sync now; export unsynced (works offline)."""
+    return render_template("pwa/sync.html")
 
 
 @bp.get("/offline/bin")

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from sync.envelope import SHA256_RE
 from sync.registry import EventRegistry, EventType, HandlerContext, PayloadInvalid, RuleBroken
 from webapp.domain.counting import MAX_NOTE, MAX_QUANTITY, PreviousCount, judge_count
 from webapp.domain.roles import CAPABILITIES, Can
@@ -42,6 +43,12 @@ def validate_count(payload: dict[str, Any]) -> dict[str, Any]:
     if unit not in ("pcs", "kg"):
         raise PayloadInvalid("unit", "must be pcs or kg")
     clean["unit"] = unit
+    photos = payload.get("photos", [])
+    if not isinstance(photos, list) or len(photos) > 10 or not all(isinstance(p, str) and SHA256_RE.match(p)
+                                                                   for p in photos):
+        raise PayloadInvalid("photos", "must be a list of at most 10 SHA-256 digests")
+    if photos:
+        clean["photos"] = photos
     return clean
 
 

@@ -16,6 +16,7 @@ from sync.ingest import DeviceBusy, PushOutcome, ingest_push
 from sync.pull import PullSource, pull_page
 from webapp.extensions import db
 from webapp.models import Bin, Location, Operation, Product, User, WorkOrder
+from webapp.services import blobs
 from webapp.services.devices import actor_roles, ensure_web_device, now_ms
 from webapp.services.floor_events import registry
 
@@ -42,6 +43,7 @@ def push(device_id: str, body: Any, pusher_id: int) -> PushOutcome:
                 db.session, registry, device_id=device_id, raw_events=body["events"], now_ms=now_ms(),
                 build=build[:64] if build else None, sent_at=body.get("sent_at"),
                 actor_role=actor_roles(device_id), default_actor=pusher_id,
+                missing_attachments=blobs.missing,
             )
             db.session.commit()
     except OperationalError as exc:
