@@ -284,3 +284,34 @@ def test_a_device_with_only_its_token_pushes_and_pulls(app, device, plant):
     assert reply.status_code == 200 and reply.json["results"][0]["status"] == "stored"
     assert phone.get("/api/v1/sync/pull", headers=device.headers).status_code == 200
     assert phone.get("/api/v1/sync/pull").status_code == 401
+
+
+def test_a_v1_count_is_upgraded_and_equals_a_v2_count(app, signed_in_device, plant):
+    from sqlalchemy import select
+
+    from webapp.extensions import db
+    from webapp.models import Count
+
+    old, new = signed_in_device("clerk"), signed_in_device("keeper")
+    v1 = old.event("bin.counted", {"bin_code": plant["codes"][0], "quantity": 12}, v=1)
+    v2 = new.event("bin.counted", {"bin_code": plant["codes"][1], "quantity": 12, "unit": "pcs"}, v=2)
+    assert old.push([v1]).json["results"][0]["status"] == "stored"
+    assert new.push([v2]).json["results"][0]["status"] == "stored"
+    with app.app_context():
+        counts = {c.event_id: c for c in db.session.execute(select(Count)).scalars()}
+        a, b = counts[v1["id"]], counts[v2["id"]]
+        assert (a.quantity, a.unit, a.outcome) == (b.quantity, b.unit, b.outcome) == (12, "pcs", "recorded")
+    bins = {b["code"]: b for b in new.pull().json["bins"]}
+    assert bins[plant["codes"][0]]["quantity"] == bins[plant["codes"][1]]["quantity"] == 12
+
+
+def test_a_v2_count_without_its_unit_is_quarantined(device, plant):
+    event = device.event("bin.counted", {"bin_code": plant["codes"][0], "quantity": 12}, v=2)
+    result = device.push([event]).json["results"][0]
+    assert result["status"] == "quarantined" and result["exceptions"][0]["code"] == "invalid_payload"
+
+
+def test_a_version_newer_than_the_server_knows_is_kept(device, plant):
+    event = device.event("bin.counted", {"bin_code": plant["codes"][0], "quantity": 1, "unit": "pcs"}, v=9)
+    result = device.push([event]).json["results"][0]
+    assert result["status"] == "quarantined"

@@ -55,7 +55,7 @@ def count_bin(code: str):
         quantity = int(form.get("quantity", ""))
     except ValueError:
         quantity = -1
-    payload = {"bin_code": code.upper(), "quantity": quantity}
+    payload = {"bin_code": code.upper(), "quantity": quantity, "unit": form.get("unit", "pcs")}
     if form.get("note", "").strip():
         payload["note"] = form["note"].strip()
     if quantity < 0:

@@ -27,8 +27,11 @@ def _text(payload: dict, name: str, *, required: bool, limit: int) -> str | None
     return value.strip()
 
 
+UNITS = ("pcs", "kg")
+
+
 def validate_count(payload: dict[str, Any]) -> dict[str, Any]:
-    """Check a `bin.counted` payload: {bin_code, quantity, note?}."""
+    """Check a `bin.counted` v2 payload: {bin_code, quantity, unit, note?, photos?}."""
     code = _text(payload, "bin_code", required=True, limit=40)
     quantity = payload.get("quantity")
     if isinstance(quantity, bool) or not isinstance(quantity, int):
@@ -39,9 +42,9 @@ def validate_count(payload: dict[str, Any]) -> dict[str, Any]:
     note = _text(payload, "note", required=False, limit=MAX_NOTE)
     if note:
         clean["note"] = note
-    unit = payload.get("unit", "pcs")
-    if unit not in ("pcs", "kg"):
-        raise PayloadInvalid("unit", "must be pcs or kg")
+    unit = payload.get("unit")
+    if unit not in UNITS:
+        raise PayloadInvalid("unit", f"must be one of {', '.join(UNITS)}")
     clean["unit"] = unit
     photos = payload.get("photos", [])
     if not isinstance(photos, list) or len(photos) > 10 or not all(isinstance(p, str) and SHA256_RE.match(p)
@@ -112,12 +115,18 @@ def handle_count(ctx: HandlerContext) -> list[RuleBroken]:
     return flags
 
 
+def upgrade_count_v1(payload: dict[str, Any]) -> dict[str, Any]:
+    """bin.counted v1 had no unit: every v1 count was in pieces."""
+    payload.setdefault("unit", "pcs")
+    return payload
+
+
 def build_registry() -> EventRegistry:
     """Return the registry of every event type the floor records."""
     registry = EventRegistry()
     registry.register(EventType(
-        name="bin.counted", version=1, handler=handle_count, validate=validate_count,
-        roles=CAPABILITIES[Can.COUNT_BIN],
+        name="bin.counted", version=2, handler=handle_count, validate=validate_count,
+        roles=CAPABILITIES[Can.COUNT_BIN], upgrades={1: upgrade_count_v1},
         subject=lambda p: f"bin:{p['bin_code']}",
     ))
     return registry
