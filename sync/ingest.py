@@ -224,6 +224,7 @@ def ingest_push(
     actor_role: Callable[[int], str | None],
     default_actor: int | None = None,
     missing_attachments: Callable[[list[str]], list[str]] = lambda shas: list(shas),
+    pending: int | None = None,
 ) -> PushOutcome:
     """Store a batch from one device and answer per event; the caller commits."""
     device = lock_device(session, device_id)
@@ -238,6 +239,6 @@ def ingest_push(
         update(schema.devices)
         .where(schema.devices.c.id == device_id)
         .values(acked_through_seq=new_acked, last_push_at=now_ms, last_seen_at=now_ms, build=build,
-                clock_offset_ms=offset)
+                clock_offset_ms=offset, pending_count=pending)
     )
     return PushOutcome(now_ms, new_acked, missing_seqs(new_acked, held), results)

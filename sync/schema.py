@@ -46,6 +46,7 @@ devices = Table(
     Column("acked_through_seq", BigInteger, nullable=False, default=0),
     Column("build", String(64)),
     Column("clock_offset_ms", BigInteger),
+    Column("pending_count", Integer),  # outbox size the device reported at its last push
     Column("user_agent", String(300)),
 )
 

@@ -79,11 +79,12 @@ def create_app(config: object | None = None) -> Flask:
     app.before_request(authenticate_api)  # first: who is calling the API, then may they
     app.before_request(check_access)
 
-    from webapp.routes import api, auth, floor, office, pwa
+    from webapp.routes import admin, api, auth, blobs, floor, office, pwa
 
-    for module in (auth, floor, office, pwa, api):
+    for module in (auth, floor, office, admin, pwa, api, blobs):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)  # the API checks X-CSRFToken itself for cookie calls; bearer calls need none
+    csrf.exempt(blobs.bp)
 
     from webapp import cli, errors
 

@@ -7,6 +7,8 @@ from webapp.domain.roles import ALL_ROLES
 OFFICE = {"office", "director", "follower", "admin"}
 COUNTERS = {"clerk", "inspector", "keeper", "director", "admin"}
 EVERYONE = set(ALL_ROLES)
+REVIEWERS = {"office", "director", "admin"}
+ADMINS = {"admin"}
 PUBLIC = "public"
 
 # endpoint: (method, path, who may use it)
@@ -21,6 +23,10 @@ TABLE = {
     "office.dashboard": ("GET", "/office/", OFFICE),
     "office.bins": ("GET", "/office/bins", OFFICE),
     "office.events": ("GET", "/office/events", OFFICE),
+    "office.review_queue": ("GET", "/office/review", OFFICE),
+    "office.resolve": ("POST", "/office/review/1/resolve", REVIEWERS),
+    "admin.device_list": ("GET", "/admin/devices", ADMINS),
+    "admin.revoke_device": ("POST", "/admin/devices/00000000-0000-0000-0000-000000000000/revoke", ADMINS),
     "pwa.healthz": ("GET", "/healthz", PUBLIC),
     "pwa.manifest": ("GET", "/manifest.webmanifest", PUBLIC),
     "pwa.service_worker": ("GET", "/sw.js", PUBLIC),
@@ -32,6 +38,10 @@ TABLE = {
     "api.pull": ("GET", "/api/v1/sync/pull", EVERYONE),
     "api.events": ("GET", "/api/v1/events", OFFICE),
     "api.openapi": ("GET", "/api/v1/openapi.json", PUBLIC),
+    "blobs.put_blob": ("PUT", "/api/v1/blobs/" + "0" * 64, EVERYONE),
+    "blobs.patch_blob": ("PATCH", "/api/v1/blobs/" + "0" * 64, EVERYONE),
+    "blobs.head_blob": ("HEAD", "/api/v1/blobs/" + "0" * 64, EVERYONE),
+    "blobs.get_blob": ("GET", "/api/v1/blobs/" + "0" * 64, EVERYONE),
     "static": ("GET", "/static/css/app.css", PUBLIC),
 }
 
@@ -45,6 +55,8 @@ def _call(client, auth, method, path, code):
     if method == "GET":
         return client.get(path)
     token = auth.csrf("/login")
+    if method in ("PUT", "PATCH", "HEAD"):
+        return client.open(path, method=method, data=b"", headers={"X-CSRFToken": token})
     if path.startswith("/api/"):
         return client.post(path, json={"events": []}, headers={"X-CSRFToken": token})
     return client.post(path, data={"csrf_token": token, "quantity": "5", "locale": "en"})

@@ -33,6 +33,8 @@ class Can(StrEnum):
     VIEW_OFFICE = "view_office"
     READ_EVENTS = "read_events"
     SYNC = "sync"  # register a device, push, pull
+    REVIEW = "review"  # resolve exceptions and quarantined records
+    MANAGE_DEVICES = "manage_devices"
     ADMIN = "admin"
 
 
@@ -44,6 +46,9 @@ CAPABILITIES: dict[Can, frozenset[str]] = {
     Can.VIEW_OFFICE: OFFICE_ROLES,
     Can.READ_EVENTS: OFFICE_ROLES,
     Can.SYNC: ALL_ROLES,
+    # The statistician reviews what was synced; directors and admins may too (§ statistician).
+    Can.REVIEW: frozenset({Role.OFFICE, Role.DIRECTOR, Role.ADMIN}),
+    Can.MANAGE_DEVICES: frozenset({Role.ADMIN}),
     Can.ADMIN: frozenset({Role.ADMIN}),
 }
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
 
 from webapp.auth import requires
-from webapp.domain.roles import Can
+from webapp.domain.roles import Can, may
 from webapp.htmx import render
-from webapp.services import office
+from webapp.services import office, review
+from webapp.services.sync_service import record_locally
 
 bp = Blueprint("office", __name__, url_prefix="/office")
 
@@ -34,3 +37,28 @@ def events():
     bin_code = request.args.get("bin_code", "").strip().upper()
     return render("office/events.html", "office/_event_rows.html", rows=office.recent_events(bin_code),
                   bin_code=bin_code)
+
+
+@bp.get("/review")
+@requires(Can.VIEW_OFFICE)
+def review_queue():
+    """List every exception a rule raised and every quarantined record, open ones first."""
+    show_all = request.args.get("all") == "1"
+    return render_template("office/review.html", items=review.queue(include_resolved=show_all),
+                           show_all=show_all, can_resolve=may(current_user.role, Can.REVIEW))
+
+
+@bp.post("/review/<int:exception_id>/resolve")
+@requires(Can.REVIEW)
+def resolve(exception_id: int):
+    """Close an exception with a note; the resolution is itself a record in the log."""
+    note = request.form.get("note", "").strip()
+    if not note:
+        flash(_("Write what was decided before closing it."), "warn")
+        return redirect(url_for("office.review_queue"), code=303)
+    result = record_locally(current_user, "exception.resolved", {"exception_id": exception_id, "note": note})
+    if result["status"] == "stored" and not result["exceptions"]:
+        flash(_("Closed."), "ok")
+    else:
+        flash(_("It was already closed, or does not exist."), "warn")
+    return redirect(url_for("office.review_queue"), code=303)

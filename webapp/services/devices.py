@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from sync import schema
 from sync.tokens import hash_token, new_token
@@ -94,3 +94,35 @@ def ensure_web_device(user: User) -> str:
                                             acked_through_seq=0))
         db.session.execute(insert(du).values(device_id=device_id, user_id=user.id, first_seen_at=now))
     return device_id
+
+
+def listing() -> list[dict]:
+    """List devices for the admin: user, label, last sync, acknowledged and received seqs, revoked."""
+    d, e = schema.devices, schema.events
+    top = select(e.c.device_id, func.max(e.c.seq).label("top_seq"), func.count().label("events")) \
+        .group_by(e.c.device_id).subquery()
+    rows = db.session.execute(
+        select(d, User.username, User.display_name, top.c.top_seq, top.c.events)
+        .outerjoin(User, User.id == d.c.user_id)
+        .outerjoin(top, top.c.device_id == d.c.id)
+        .order_by(d.c.revoked_at.is_not(None), d.c.last_seen_at.desc().nulls_last())
+    ).mappings().all()
+    out = []
+    for r in rows:
+        row = dict(r)
+        # What the device reported holding at its last push, else the gaps the server knows of.
+        row["pending"] = r["pending_count"] if r["pending_count"] is not None else \
+            max(0, (r["top_seq"] or 0) - (r["acked_through_seq"] or 0))
+        out.append(row)
+    return out
+
+
+def revoke(device_id: str, by: User) -> bool:
+    """Revoke a device's token for good; return False when there was nothing to revoke."""
+    d = schema.devices
+    done = db.session.execute(
+        update(d).where(d.c.id == device_id, d.c.revoked_at.is_(None)).values(
+            revoked_at=now_ms(), revoked_by=by.id)  # the token is kept to answer 403, not 401
+    )
+    db.session.commit()
+    return done.rowcount == 1

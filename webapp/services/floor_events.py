@@ -11,6 +11,7 @@ from sync.registry import EventRegistry, EventType, HandlerContext, PayloadInval
 from webapp.domain.counting import MAX_NOTE, MAX_QUANTITY, PreviousCount, judge_count
 from webapp.domain.roles import CAPABILITIES, Can
 from webapp.models import Bin, BinLabel, Count, Transfer
+from webapp.services import review
 from webapp.models.types import from_ms
 
 
@@ -106,6 +107,8 @@ def handle_count(ctx: HandlerContext) -> list[RuleBroken]:
         }))
     elif count.outcome == "recount":
         found.disputed = False
+        review.close_for_subject(session, f"bin:{found.code}", "count_discrepancy", env.id, ctx.actor_id,
+                                 ctx.effective_at, "recount")
     is_latest = found.last_counted_at is None or counted_at >= found.last_counted_at
     if is_latest and count.outcome != "discrepancy":
         found.quantity = payload["quantity"]
@@ -128,6 +131,11 @@ def build_registry() -> EventRegistry:
         name="bin.counted", version=2, handler=handle_count, validate=validate_count,
         roles=CAPABILITIES[Can.COUNT_BIN], upgrades={1: upgrade_count_v1},
         subject=lambda p: f"bin:{p['bin_code']}",
+    ))
+    registry.register(EventType(
+        name="exception.resolved", version=1, handler=review.handle_resolution,
+        validate=review.validate_resolution, roles=CAPABILITIES[Can.REVIEW],
+        subject=lambda p: f"exception:{p['exception_id']}",
     ))
     return registry
 

@@ -43,7 +43,7 @@ def push(device_id: str, body: Any, pusher_id: int) -> PushOutcome:
                 db.session, registry, device_id=device_id, raw_events=body["events"], now_ms=now_ms(),
                 build=build[:64] if build else None, sent_at=body.get("sent_at"),
                 actor_role=actor_roles(device_id), default_actor=pusher_id,
-                missing_attachments=blobs.missing,
+                missing_attachments=blobs.missing, pending=_count(body.get("pending")),
             )
             db.session.commit()
     except OperationalError as exc:
@@ -53,6 +53,10 @@ def push(device_id: str, body: Any, pusher_id: int) -> PushOutcome:
         db.session.rollback()
         raise
     return outcome
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def record_locally(user: User, event_type: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,105 @@
+"""The office review queue: every exception a rule raised and every quarantined record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from sync import schema
+from sync.registry import HandlerContext, PayloadInvalid, RuleBroken
+from webapp.extensions import db
+from webapp.models import User
+
+
+@dataclass
+class Item:
+    """One thing for the office to look at."""
+
+    id: int
+    code: str
+    subject: str | None
+    detail: dict[str, Any]
+    created_at: int
+    event: dict[str, Any] | None
+    quarantined_raw: str | None
+    resolved_at: int | None
+    resolved_by: str | None
+    resolution_note: str | None
+
+
+def queue(include_resolved: bool = False, code: str | None = None, limit: int = 200) -> list[Item]:
+    """List exceptions and quarantined records, oldest open first."""
+    x, e, q = schema.exceptions, schema.events, schema.quarantine
+    resolver = User.__table__.alias("resolver")
+    actor = User.__table__.alias("actor")
+    stmt = (
+        select(x, e.c.type, e.c.payload, e.c.device_id, e.c.occurred_at, e.c.received_at,
+               actor.c.display_name.label("actor_name"), q.c.raw, q.c.device_id.label("q_device"),
+               resolver.c.display_name.label("resolver_name"))
+        .outerjoin(e, e.c.id == x.c.event_id)
+        .outerjoin(actor, actor.c.id == e.c.actor_id)
+        .outerjoin(q, q.c.id == x.c.quarantine_id)
+        .outerjoin(resolver, resolver.c.id == x.c.resolved_by)
+        .order_by(x.c.resolved_at.is_not(None), x.c.created_at)
+        .limit(limit)
+    )
+    if not include_resolved:
+        stmt = stmt.where(x.c.resolved_at.is_(None))
+    if code:
+        stmt = stmt.where(x.c.code == code)
+    items = []
+    for r in db.session.execute(stmt).mappings():
+        event = None
+        if r["event_id"]:
+            event = {"id": r["event_id"], "type": r["type"], "payload": r["payload"], "device_id": r["device_id"],
+                     "occurred_at": r["occurred_at"], "received_at": r["received_at"], "actor_name": r["actor_name"]}
+        items.append(Item(r["id"], r["code"], r["subject"], r["detail"] or {}, r["created_at"], event, r["raw"],
+                          r["resolved_at"], r["resolver_name"], r["resolution_note"]))
+    return items
+
+
+def open_count() -> int:
+    """Count what is still open."""
+    x = schema.exceptions
+    return db.session.execute(select(func.count(x.c.id)).where(x.c.resolved_at.is_(None))).scalar() or 0
+
+
+def validate_resolution(payload: dict[str, Any]) -> dict[str, Any]:
+    """Check an `exception.resolved` payload: {exception_id, note}."""
+    exception_id = payload.get("exception_id")
+    if isinstance(exception_id, bool) or not isinstance(exception_id, int) or exception_id < 1:
+        raise PayloadInvalid("exception_id", "must be a positive whole number")
+    note = payload.get("note")
+    if not isinstance(note, str) or not note.strip():
+        raise PayloadInvalid("note", "is required")
+    if len(note) > 2000:
+        raise PayloadInvalid("note", "must be at most 2000 characters")
+    return {"exception_id": exception_id, "note": note.strip()}
+
+
+def handle_resolution(ctx: HandlerContext) -> list[RuleBroken]:
+    """Close an exception with the reviewer's note; the resolution event is its record."""
+    x = schema.exceptions
+    found = ctx.session.execute(select(x.c.resolved_at).where(x.c.id == ctx.payload["exception_id"])).first()
+    if found is None:
+        return [RuleBroken("unknown_exception", {"exception_id": ctx.payload["exception_id"]})]
+    if found.resolved_at is not None:
+        return [RuleBroken("already_resolved", {"exception_id": ctx.payload["exception_id"]})]
+    ctx.session.execute(
+        update(x).where(x.c.id == ctx.payload["exception_id"]).values(
+            resolved_at=ctx.effective_at, resolved_by=ctx.actor_id, resolution_note=ctx.payload["note"],
+            resolution_event_id=ctx.envelope.id)
+    )
+    return []
+
+
+def close_for_subject(session, subject: str, code: str, by_event: str, actor_id: int, at: int, note: str) -> None:
+    """Close open exceptions of one kind on one subject (e.g. a recount settles a count discrepancy)."""
+    x = schema.exceptions
+    session.execute(
+        update(x).where(x.c.subject == subject, x.c.code == code, x.c.resolved_at.is_(None)).values(
+            resolved_at=at, resolved_by=actor_id, resolution_note=note, resolution_event_id=by_event)
+    )
+
