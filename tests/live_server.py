@@ -25,8 +25,8 @@ def free_port() -> int:
 class LiveServer:
     """The app under gunicorn, as production runs it, on a SQLite file of its own."""
 
-    def __init__(self, instance: Path, port: int):
-        self.instance, self.port = instance, port
+    def __init__(self, instance: Path, port: int, database_url: str | None = None, workers: int = 1):
+        self.instance, self.port, self.database_url, self.workers = instance, port, database_url, workers
         self.url = f"http://127.0.0.1:{port}"
         self.proc: subprocess.Popen | None = None
         self.log = open(instance / "server.log", "ab")
@@ -35,9 +35,11 @@ class LiveServer:
         """Start the server and wait until /healthz answers."""
         env = dict(os.environ, INSTANCE_DIR=str(self.instance), PYTHONDONTWRITEBYTECODE="1")
         env.pop("DATABASE_URL", None)
+        if self.database_url:
+            env["DATABASE_URL"] = self.database_url
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "webapp:create_app()", "--bind", f"127.0.0.1:{self.port}",
-             "--workers", "1", "--threads", "8", "--worker-class", "gthread", "--graceful-timeout", "2"],
+             "--workers", str(self.workers), "--threads", "8", "--worker-class", "gthread", "--graceful-timeout", "2"],
             cwd=ROOT, env=env, stdout=self.log, stderr=self.log, start_new_session=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -66,14 +68,24 @@ class LiveServer:
         self.stop()
         self.log.close()
 
-    def office_session(self, username: str = "office") -> requests.Session:
-        """Sign in as an office user over HTTP, to look at what the server stored."""
+    def office_session(self, username: str = "office", password: str = "demo") -> requests.Session:
+        """Sign in over HTTP (as the office, by default), to look at what the server stored."""
         s = requests.Session()
         page = s.get(self.url + "/login").text
         token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
-        reply = s.post(self.url + "/login", data={"username": username, "password": "demo", "csrf_token": token})
+        reply = s.post(self.url + "/login", data={"username": username, "password": password, "csrf_token": token})
         assert reply.ok and "/login" not in reply.url
+        s.headers["X-CSRFToken"] = re.search(r'name="csrf-token" content="([^"]+)"', reply.text).group(1)
         return s
+
+    def register_device(self, username: str, password: str = "demo") -> tuple[str, str]:
+        """Sign in and register a device over HTTP; return (device_id, token)."""
+        import uuid
+
+        s = self.office_session(username, password)
+        reply = s.post(self.url + "/api/v1/devices", json={"device_id": str(uuid.uuid4()), "label": "bench"})
+        reply.raise_for_status()
+        return reply.json()["device_id"], reply.json()["token"]
 
     def events_for(self, code: str) -> list[dict]:
         """Return what the office sees for one bin."""
