@@ -6,7 +6,7 @@ PORT ?= 8000
 HTTPS_PORT ?= 8443
 export PORT HTTPS_PORT
 
-.PHONY: run test install translations demo lint bench clean
+.PHONY: run test install translations demo lint bench bench-sync clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -42,6 +42,10 @@ lint: $(BIN)/.installed
 ## bench: benchmarks (shell size, bin page server time at 20,000 bins)
 bench: install
 	$(BIN)/python bench/run.py
+
+## bench-sync: push ingest rate vs bulk insert, 20 devices at once, on SQLite and PostgreSQL
+bench-sync: install
+	$(BIN)/python bench/sync_bench.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

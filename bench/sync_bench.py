@@ -1,0 +1,153 @@
+"""Sync ingest benchmark (`make bench-sync`): events stored per second through the real push endpoint.
+
+For SQLite and PostgreSQL: batches of 200 `bin.counted` events pushed by one device through
+gunicorn, beside a plain bulk insert of the same rows into the same database (the ceiling),
+then 20 devices pushing at once (p50/p95 latency, errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.live_server import LiveServer, free_port  # noqa: E402
+from webapp.domain.label_codes import mint  # noqa: E402
+
+
+def events(device_id: str, first_seq: int, n: int) -> list[dict]:
+    now = int(time.time() * 1000)
+    return [{"id": str(uuid.uuid4()), "device_id": device_id, "seq": first_seq + i, "type": "bin.counted", "v": 2,
+             "occurred_at": now - 1000, "payload": {"bin_code": mint(1 + (first_seq + i) % 40),
+                                                     "quantity": 40 + (i % 7), "unit": "pcs"},
+             "attachments": []} for i in range(n)]
+
+
+def prepare(instance: Path, database_url: str | None) -> None:
+    env = dict(os.environ, INSTANCE_DIR=str(instance))
+    env.pop("DATABASE_URL", None)
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    flask = [sys.executable, "-m", "flask", "--app", "webapp"]
+    subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run([*flask, "demo"], cwd=ROOT, env=env, check=True, capture_output=True)
+
+
+def push_rate(server: LiveServer, batches: int) -> float:
+    device_id, token = server.register_device("clerk")
+    headers = {"Authorization": f"Bearer {token}"}
+    s = requests.Session()
+    start = time.perf_counter()
+    for b in range(batches):
+        reply = s.post(server.url + "/api/v1/sync/push", headers=headers, timeout=120,
+                       json={"device_id": device_id, "events": events(device_id, 1 + b * 200, 200)})
+        assert reply.status_code == 200 and reply.json()["acked_through_seq"] == (b + 1) * 200, reply.text[:300]
+    return batches * 200 / (time.perf_counter() - start)
+
+
+def bulk_rate(instance: Path, database_url: str | None, batches: int) -> float:
+    """Insert the same rows straight into sync_events, 200 per transaction: the ceiling."""
+    from sqlalchemy import create_engine, insert
+
+    from sync import schema
+    from sync.db import configure_sqlite
+    from sync.envelope import parse_envelope
+
+    url = database_url or f"sqlite:///{instance / 'shopfloor.sqlite3'}"
+    url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    engine = create_engine(url)
+    configure_sqlite(engine)
+    device_id = str(uuid.uuid4())
+    now = int(time.time() * 1000)
+    with engine.begin() as conn:
+        conn.execute(insert(schema.devices).values(id=device_id, user_id=1, label="bulk", registered_at=now,
+                                                   acked_through_seq=0))
+    start = time.perf_counter()
+    for b in range(batches):
+        rows = []
+        for raw in events(device_id, 1 + b * 200, 200):
+            env = parse_envelope(raw)
+            rows.append({"id": env.id, "device_id": device_id, "seq": env.seq, "type": env.type, "v": env.v,
+                         "occurred_at": env.occurred_at, "received_at": now, "effective_at": env.occurred_at,
+                         "actor_id": 1, "payload": env.payload, "payload_hash": env.hash, "attachments": [],
+                         "subject": f"bin:{env.payload['bin_code']}", "exceptions": [], "build": "bench"})
+        with engine.begin() as conn:
+            conn.execute(insert(schema.events), rows)
+    rate = batches * 200 / (time.perf_counter() - start)
+    engine.dispose()
+    return rate
+
+
+def concurrent(server: LiveServer, devices: int, batch: int) -> dict:
+    registered = [server.register_device("clerk") for _ in range(devices)]
+    barrier, latencies, errors = threading.Barrier(devices), [], []
+
+    def run(i):
+        device_id, token = registered[i]
+        barrier.wait()
+        start = time.perf_counter()
+        try:
+            reply = requests.post(server.url + "/api/v1/sync/push", timeout=120,
+                                  headers={"Authorization": f"Bearer {token}"},
+                                  json={"device_id": device_id, "events": events(device_id, 1, batch)})
+            if reply.status_code != 200:
+                errors.append(reply.status_code)
+        except requests.RequestException as exc:
+            errors.append(repr(exc))
+        latencies.append((time.perf_counter() - start) * 1000)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(devices)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    latencies.sort()
+    return {"devices": devices, "events_each": batch, "errors": len(errors),
+            "p50_ms": round(statistics.median(latencies)), "p95_ms": round(latencies[int(0.95 * len(latencies)) - 1])}
+
+
+def run_on(name: str, database_url: str | None, batches: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        instance = Path(tmp)
+        prepare(instance, database_url)
+        server = LiveServer(instance, free_port(), database_url=database_url, workers=2)
+        server.start()
+        try:
+            push = push_rate(server, batches)
+            ceiling = bulk_rate(instance, database_url, batches)
+            print(f"{name}: push {push:.0f} events/s, bulk insert {ceiling:.0f} rows/s, "
+                  f"ratio {push / ceiling:.0%} (target >= 70%)", flush=True)
+            print(f"{name}: 20 devices at once: {concurrent(server, 20, 50)}", flush=True)
+        finally:
+            server.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=10)
+    parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    args = parser.parse_args()
+    os.environ["LOGIN_RATE_LIMIT"] = "1000 per minute"  # the benchmark signs in 20 devices as one person
+    if args.only != "postgresql":
+        run_on("sqlite", None, args.batches)
+    if args.only != "sqlite":
+        from tests.run import with_postgres
+
+        with_postgres(lambda url: run_on("postgresql", url, args.batches) or 0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
