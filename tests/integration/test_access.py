@@ -25,6 +25,7 @@ TABLE = {
     "office.events": ("GET", "/office/events", OFFICE),
     "office.review_queue": ("GET", "/office/review", OFFICE),
     "office.resolve": ("POST", "/office/review/1/resolve", REVIEWERS),
+    "office.import_outbox": ("GET", "/office/import", REVIEWERS),
     "admin.device_list": ("GET", "/admin/devices", ADMINS),
     "admin.revoke_device": ("POST", "/admin/devices/00000000-0000-0000-0000-000000000000/revoke", ADMINS),
     "pwa.healthz": ("GET", "/healthz", PUBLIC),

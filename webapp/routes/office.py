@@ -9,7 +9,7 @@ from flask_login import current_user
 from webapp.auth import requires
 from webapp.domain.roles import Can, may
 from webapp.htmx import render
-from webapp.services import office, review
+from webapp.services import imports, office, review
 from webapp.services.sync_service import record_locally
 
 bp = Blueprint("office", __name__, url_prefix="/office")
@@ -62,3 +62,20 @@ def resolve(exception_id: int):
     else:
         flash(_("It was already closed, or does not exist."), "warn")
     return redirect(url_for("office.review_queue"), code=303)
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@requires(Can.REVIEW)
+def import_outbox():
+    """Import a file a device exported (Sync → Export unsynced): its records go through the push path."""
+    if request.method == "GET":
+        return render_template("office/import.html", report=None, error=None)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return render_template("office/import.html", report=None, error=_("Choose the exported file.")), 422
+    try:
+        report = imports.import_outbox(upload.read(imports.MAX_IMPORT_BYTES + 1), current_user)
+    except imports.ImportRefused:
+        error = _("This is not a file exported by Shopfloor (Sync → Export unsynced). Nothing was imported.")
+        return render_template("office/import.html", report=None, error=error), 422
+    return render_template("office/import.html", report=report, error=None)

@@ -1,0 +1,106 @@
+"""Import a device's exported outbox (for a device that cannot reach the server) through the push path."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import insert, select
+
+from sync import schema
+from sync.envelope import SHA256_RE
+from webapp.extensions import db
+from webapp.models import User
+from webapp.services import blobs, sync_service
+from webapp.services.devices import now_ms
+
+MAX_IMPORT_BYTES = 200 * 1024 * 1024
+
+
+class ImportRefused(ValueError):
+    """A file that is not an exported outbox; nothing was imported."""
+
+
+@dataclass
+class ImportReport:
+    """What the import did, per status."""
+
+    device_id: str
+    stored: int = 0
+    duplicate: int = 0
+    quarantined: int = 0
+    files_stored: int = 0
+    files_refused: list[str] = field(default_factory=list)
+    kept_as: str = ""
+
+
+def _read(raw: bytes) -> dict:
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ImportRefused("not JSON") from exc
+    if not isinstance(body, dict) or body.get("format") != "shopfloor-outbox" or body.get("version") != 1:
+        raise ImportRefused("not a Shopfloor export")
+    try:
+        body["device_id"] = str(uuid.UUID(str(body.get("device_id"))))
+    except ValueError as exc:
+        raise ImportRefused("no device id") from exc
+    if not isinstance(body.get("events"), list) or not isinstance(body.get("attachments", []), list):
+        raise ImportRefused("no events")
+    return body
+
+
+def _keep(raw: bytes, device_id: str) -> str:
+    """Keep the file as received, for the audit trail (nothing a device captured is ever dropped)."""
+    folder = Path(current_app.config["UPLOAD_DIR"]) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{now_ms()}-{device_id}.json"
+    path.write_bytes(raw)
+    return str(path)
+
+
+def _ensure_device(device_id: str, user_id: int | None, importer: User) -> None:
+    """An export from a device the server never saw (storage wiped before it registered) still imports."""
+    d, du = schema.devices, schema.device_users
+    if db.session.execute(select(d.c.id).where(d.c.id == device_id)).first() is None:
+        db.session.execute(insert(d).values(id=device_id, user_id=user_id or importer.id, label="imported",
+                                            registered_at=0, acked_through_seq=0))
+    if user_id and db.session.get(User, user_id) is not None and db.session.execute(
+            select(du.c.user_id).where(du.c.device_id == device_id, du.c.user_id == user_id)).first() is None:
+        db.session.execute(insert(du).values(device_id=device_id, user_id=user_id, first_seen_at=now_ms()))
+    db.session.commit()
+
+
+def import_outbox(raw: bytes, importer: User) -> ImportReport:
+    """Store the file's photos, then push its events for its device in batches, exactly as the device would."""
+    if len(raw) > MAX_IMPORT_BYTES:
+        raise ImportRefused("too large")
+    body = _read(raw)
+    device_id = body["device_id"]
+    report = ImportReport(device_id=device_id, kept_as=_keep(raw, device_id))
+    user = body.get("user") if isinstance(body.get("user"), dict) else {}
+    user_id = user.get("id") if isinstance(user.get("id"), int) else None
+    _ensure_device(device_id, user_id, importer)
+    for item in body.get("attachments", []):
+        sha = item.get("sha256") if isinstance(item, dict) else None
+        if not isinstance(sha, str) or not SHA256_RE.match(sha):
+            continue
+        try:
+            data = base64.b64decode(item.get("data_base64", ""), validate=True)
+            blobs.put_whole(sha, io.BytesIO(data))
+            report.files_stored += 1
+        except (binascii.Error, ValueError, blobs.BlobRejected):
+            report.files_refused.append(sha)
+    events = sorted(body["events"], key=lambda e: e.get("seq", 0) if isinstance(e, dict) else 0)
+    for start in range(0, len(events), 200):
+        outcome = sync_service.push(device_id, {"events": events[start:start + 200], "build": "import"},
+                                    user_id or importer.id)
+        for result in outcome.results:
+            setattr(report, result["status"], getattr(report, result["status"]) + 1)
+    return report
