@@ -1,4 +1,13 @@
-"""Pull: reference data for the floor, paged by an opaque change-number cursor."""
+"""Pull: reference data for the floor, paged by an opaque cursor over the change log.
+
+The cursor is a position in the log, never a timestamp. On PostgreSQL, change numbers
+are handed out before commit, so a transaction that started early can commit a lower
+number after a later one was already served. Each change row therefore carries its
+writing transaction's id, and a pull serves only rows of transactions older than every
+transaction still running (the snapshot's xmin): those are all finished, so nothing
+below the position can appear later. SQLite has one writer at a time, so there the
+change number alone is a safe position.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import BigInteger, cast, func, insert, select, text, tuple_
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -25,29 +34,52 @@ class PullSource:
     load: Callable[[Session, list[str]], dict[str, dict[str, Any]]]
 
 
-def encode_cursor(change_no: int) -> str:
-    """Wrap a change number so devices treat it as opaque."""
-    return base64.urlsafe_b64encode(f"c1:{change_no}".encode()).decode().rstrip("=")
+@dataclass(frozen=True, order=True)
+class Position:
+    """Where a device is in the change log: (transaction id, change number); txid is 0 on SQLite."""
+
+    txid: int
+    change_no: int
 
 
-def decode_cursor(cursor: str | None) -> int | None:
-    """Return the change number of a cursor, 0 for none, None when it is not ours."""
+def encode_cursor(position: Position) -> str:
+    """Wrap a position so devices treat it as opaque."""
+    return base64.urlsafe_b64encode(f"c2:{position.txid}:{position.change_no}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> Position | None:
+    """Return the position of a cursor, the start for none, None when it is not ours."""
     if not cursor:
-        return 0
+        return Position(0, 0)
     try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        tag, number = text.split(":", 1)
-        value = int(number)
+        tag, txid, number = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split(":")
+        position = Position(int(txid), int(number))
     except (ValueError, UnicodeDecodeError):
         return None
-    return value if tag == "c1" and value >= 0 else None
+    return position if tag == "c2" and position.txid >= 0 and position.change_no >= 0 else None
+
+
+def _postgres(conn: Connection | Session) -> bool:
+    dialect = conn.dialect if isinstance(conn, Connection) else conn.get_bind().dialect  # Session or scoped
+    return dialect.name == "postgresql"
 
 
 def record_changes(conn: Connection | Session, rows: Iterable[tuple[str, str, bool]], now_ms: int) -> None:
     """Append (entity, key, deleted) rows to the change log in the caller's transaction."""
     values = [{"entity": e, "key": k, "deleted": d, "changed_at": now_ms} for e, k, d in rows]
-    if values:
-        conn.execute(insert(schema.changes), values)
+    if not values:
+        return
+    stmt = insert(schema.changes)
+    if _postgres(conn):
+        stmt = stmt.values(txid=cast(text("pg_current_xact_id()::text"), BigInteger))
+    conn.execute(stmt, values)
+
+
+def _finished_below(session: Session) -> int | None:
+    """Return the oldest transaction id still running (PostgreSQL), below which all have finished."""
+    if not _postgres(session):
+        return None
+    return session.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")).scalar()
 
 
 def pull_page(
@@ -61,15 +93,18 @@ def pull_page(
     c = schema.changes.c
     oldest = session.execute(select(func.min(c.change_no))).scalar()
     # A cursor we did not make, or one older than the compacted log: start over.
-    if start is None or (start and oldest is not None and start < oldest - 1):
+    if start is None or (start.change_no and oldest is not None and start.change_no < oldest - 1):
         body.update(cursor=None, has_more=True, reset_required=True)
         return body
-    rows = session.execute(
-        select(c.change_no, c.entity, c.key, c.deleted)
-        .where(c.change_no > start)
-        .order_by(c.change_no)
-        .limit(limit)
-    ).all()
+    horizon = _finished_below(session)
+    if horizon is None:
+        order = (c.change_no,)
+        stmt = select(c.change_no, c.entity, c.key, c.deleted, c.txid).where(c.change_no > start.change_no)
+    else:
+        order = (c.txid, c.change_no)
+        stmt = select(c.change_no, c.entity, c.key, c.deleted, c.txid).where(
+            tuple_(c.txid, c.change_no) > tuple_(start.txid, start.change_no), c.txid < horizon)
+    rows = session.execute(stmt.order_by(*order).limit(limit)).all()
     latest: dict[tuple[str, str], bool] = {}
     for row in rows:
         latest[(row.entity, row.key)] = row.deleted
@@ -79,6 +114,6 @@ def pull_page(
         body[source.plural] = [loaded[k] for k in keys if k in loaded]
         gone = [k for (e, k), deleted in latest.items() if e == source.entity and (deleted or k not in loaded)]
         body["deleted"][source.plural] = gone
-    next_no = rows[-1].change_no if rows else start
-    body.update(cursor=encode_cursor(next_no), has_more=len(rows) == limit, reset_required=False)
+    end = Position(rows[-1].txid or 0, rows[-1].change_no) if rows else start
+    body.update(cursor=encode_cursor(end), has_more=len(rows) == limit, reset_required=False)
     return body

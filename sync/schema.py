@@ -125,5 +125,7 @@ changes = Table(
     Column("key", String(120), nullable=False),
     Column("deleted", Boolean, nullable=False, default=False),
     Column("changed_at", BigInteger, nullable=False),
+    Column("txid", BigInteger),  # PostgreSQL: the writing transaction (see sync/pull.py); NULL on SQLite
     Index("ix_sync_changes_entity_key", "entity", "key"),
+    Index("ix_sync_changes_txid", "txid", "change_no"),
 )

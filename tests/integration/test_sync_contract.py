@@ -315,3 +315,29 @@ def test_a_version_newer_than_the_server_knows_is_kept(device, plant):
     event = device.event("bin.counted", {"bin_code": plant["codes"][0], "quantity": 1, "unit": "pcs"}, v=9)
     result = device.push([event]).json["results"][0]
     assert result["status"] == "quarantined"
+
+
+@pytest.mark.skipif(not __import__("tests.conftest", fromlist=["PG_URL"]).PG_URL,
+                    reason="two writers at once need PostgreSQL; SQLite has one writer, so commit order is number order")
+def test_a_late_commit_of_a_lower_change_number_is_never_skipped(app, device, plant):
+    from sqlalchemy import create_engine
+
+    from sync.pull import record_changes
+    from tests.conftest import PG_URL
+
+    start = device.pull().json["cursor"]
+    engine = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        early = engine.connect()
+        early_tx = early.begin()
+        record_changes(early, [("bin", plant["codes"][0], False)], 1)  # takes the lower change number
+        with engine.begin() as late:
+            record_changes(late, [("bin", plant["codes"][1], False)], 2)  # commits first
+        page = device.pull(start).json
+        assert page["bins"] == []  # the later commit waits behind the running one
+        early_tx.commit()
+        early.close()
+        page = device.pull(start).json
+        assert sorted(b["code"] for b in page["bins"]) == sorted(plant["codes"][:2])
+    finally:
+        engine.dispose()
