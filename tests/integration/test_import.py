@@ -27,8 +27,8 @@ def test_an_export_imports_once(client, auth, make_user, signed_in_device, plant
     first = device.event("bin.counted", {"bin_code": plant["codes"][0], "quantity": 31, "photos": [sha]},
                          attachments=[sha])
     second = device.event("bin.counted", {"bin_code": plant["codes"][1], "quantity": 32})
-    raw = export_file(device, [first, second],
-                      [{"sha256": sha, "mime": "image/jpeg", "data_base64": base64.b64encode(photo.getvalue()).decode()}])
+    data = base64.b64encode(photo.getvalue()).decode()
+    raw = export_file(device, [first, second], [{"sha256": sha, "mime": "image/jpeg", "data_base64": data}])
     auth.logout()
     auth.login(make_user("office").username)
     page = upload(client, auth, raw)

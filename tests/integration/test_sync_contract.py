@@ -4,6 +4,8 @@ import uuid
 
 import pytest
 
+from tests.conftest import PG_URL
+
 
 @pytest.fixture
 def device(signed_in_device, plant):
@@ -317,13 +319,11 @@ def test_a_version_newer_than_the_server_knows_is_kept(device, plant):
     assert result["status"] == "quarantined"
 
 
-@pytest.mark.skipif(not __import__("tests.conftest", fromlist=["PG_URL"]).PG_URL,
-                    reason="two writers at once need PostgreSQL; SQLite has one writer, so commit order is number order")
+@pytest.mark.skipif(not PG_URL, reason="two writers at once need PostgreSQL; on SQLite commit order is number order")
 def test_a_late_commit_of_a_lower_change_number_is_never_skipped(app, device, plant):
     from sqlalchemy import create_engine
 
     from sync.pull import record_changes
-    from tests.conftest import PG_URL
 
     start = device.pull().json["cursor"]
     engine = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
