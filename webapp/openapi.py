@@ -57,6 +57,21 @@ OPENAPI = {
             "responses": {"200": {"description": "bins, operations, locations, products, work_orders, "
                                                  "deleted, cursor, has_more, reset_required"}},
         }},
+        "/api/v1/blobs/{sha256}": {
+            "parameters": [{"name": "sha256", "in": "path", "required": True,
+                            "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}],
+            "put": {"summary": "Upload a whole photo or signature (checked: length, SHA-256, a real image)",
+                    "responses": {"201": {"description": "stored"}, "200": {"description": "already held"},
+                                  "413": {"description": "too large"}, "415": {"description": "not JPEG/PNG/WebP"},
+                                  "422": {"description": "hash or length mismatch, not an image, too many pixels"}}},
+            "patch": {"summary": "Append a chunk at Upload-Offset (resumable; Upload-Length is the whole size)",
+                      "responses": {"204": {"description": "chunk stored"}, "201": {"description": "completed"},
+                                    "409": {"description": "offset mismatch: continue from Upload-Offset"}}},
+            "head": {"summary": "Bytes held (Upload-Offset), Upload-Length, Upload-Complete",
+                     "responses": {"200": {"description": "started or complete"}, "404": {"description": "unknown"}}},
+            "get": {"summary": "The stored image (orientation applied, metadata removed); ?thumb=1 for ≤320 px",
+                    "responses": {"200": {"description": "image"}, "404": {"description": "not held"}}},
+        },
         "/api/v1/events": {"get": {
             "summary": "Stored events for the office",
             "parameters": [{"name": "bin_code", "in": "query", "schema": {"type": "string"}},

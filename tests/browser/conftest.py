@@ -94,3 +94,16 @@ def sign_in(page, username: str, password: str = "demo") -> None:
 def wait_for_service_worker(page) -> None:
     """Wait until the service worker controls the page."""
     page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null")
+
+
+@pytest.fixture
+def noisy_photo(tmp_path) -> Path:
+    """A 3000×2000 JPEG of a few MB, noisy enough to stay over 1 MB after the device's downscale."""
+    from PIL import Image
+
+    # Noise in 2×2 blocks survives a downscale to 1600 px better than per-pixel noise.
+    channels = [Image.effect_noise((1500, 1000), 80) for _ in range(3)]
+    image = Image.merge("RGB", channels).resize((3000, 2000), Image.NEAREST)
+    path = tmp_path / "bin-photo.jpg"
+    image.save(path, "JPEG", quality=92)
+    return path

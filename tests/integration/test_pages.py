@@ -113,3 +113,25 @@ def test_every_page_carries_the_csrf_meta_tag(client, auth, make_user):
     auth.login(make_user("clerk").username)
     assert re.search(r'<meta name="csrf-token" content="[^"]+">', client.get("/scan").text)
 
+
+
+def test_a_photo_posted_without_javascript_is_kept_with_the_count(client, auth, make_user, plant):
+    import hashlib
+    import io
+
+    from PIL import Image
+
+    auth.login(make_user("clerk").username)
+    code = plant["codes"][0]
+    photo = io.BytesIO()
+    Image.new("RGB", (80, 60), (10, 120, 200)).save(photo, "JPEG")
+    sha = hashlib.sha256(photo.getvalue()).hexdigest()
+    reply = client.post(f"/b/{code}/count", content_type="multipart/form-data",
+                        data={"quantity": "7", "csrf_token": auth.csrf(f"/b/{code}"),
+                              "photo": (io.BytesIO(photo.getvalue()), "bin.jpg")})
+    assert reply.status_code == 303
+    assert client.head(f"/api/v1/blobs/{sha}").status_code == 200
+    refused = client.post(f"/b/{code}/count", content_type="multipart/form-data",
+                          data={"quantity": "7", "csrf_token": auth.csrf(f"/b/{code}"),
+                                "photo": (io.BytesIO(b"not an image"), "bin.jpg")})
+    assert refused.status_code == 422 and "not a readable" in refused.text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -77,6 +77,7 @@ class Count(db.Model):
     stocktake_id: Mapped[int | None] = mapped_column(ForeignKey("stocktakes.id"))
     counted_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     device_id: Mapped[str] = mapped_column(String(36))
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)  # the event's seq: log order is (time, device, seq)
     counted_at = mapped_column(UTCDateTime, nullable=False)  # effective time
     received_at = mapped_column(UTCDateTime, nullable=False)
     outcome: Mapped[str] = mapped_column(String(20), default="recorded")  # recorded|confirmed|discrepancy|recount

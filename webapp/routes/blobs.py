@@ -30,7 +30,9 @@ def _with_state(response: Response, state: UploadState, status: int) -> Response
 
 
 def _not_held():
-    return json_error(404, "not_found", _("The server does not hold this file."))
+    response = json_error(404, "not_found", _("The server does not hold this file."))
+    response.headers["Cache-Control"] = "no-store"  # it may arrive any moment
+    return response
 
 
 def _too_large(limit: int):
@@ -127,8 +129,9 @@ def get_blob(sha256: str):
     found = blobs.open_image(sha256, thumb=thumb) if SHA256_RE.match(sha256) else None
     if found is None:
         return _not_held()
-    file, mime = found
-    response = send_file(file, mimetype=mime, etag=f"{sha256}-thumb" if thumb else sha256, conditional=True)
+    response = send_file(found.file, mimetype=found.mime, etag=f"{sha256}-thumb" if thumb else sha256,
+                         conditional=True)
+    response.content_length = found.size
     response.headers["Cache-Control"] = f"private, max-age={IMMUTABLE}, immutable"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

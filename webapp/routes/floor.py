@@ -9,7 +9,7 @@ from flask_login import current_user
 from webapp.auth import requires
 from webapp.domain.roles import Can, home_for, may
 from webapp.htmx import render
-from webapp.services import bins
+from webapp.services import bins, blobs
 from webapp.services.sync_service import record_locally
 
 bp = Blueprint("floor", __name__)
@@ -62,7 +62,17 @@ def count_bin(code: str):
         view = bins.bin_view(code.upper())
         return render_template("floor/bin.html", view=view, code=code.upper(), can_count=True, show_log=True,
                                form_error=_("Enter the number of pieces, 0 or more.")), 422
-    result = record_locally(current_user, "bin.counted", payload)
+    photos = []
+    upload = request.files.get("photo")
+    if upload is not None and upload.filename:
+        try:
+            photos.append(blobs.store_upload(upload.stream))
+        except (blobs.BlobRejected, ValueError):
+            view = bins.bin_view(code.upper())
+            return render_template("floor/bin.html", view=view, code=code.upper(), can_count=True, show_log=True,
+                                   form_error=_("The photo is not a readable JPEG, PNG or WebP image.")), 422
+        payload["photos"] = photos
+    result = record_locally(current_user, "bin.counted", payload, attachments=photos)
     if result["status"] == "stored":
         flash(_("Count saved."), "ok")
     else:

@@ -9,6 +9,8 @@ and the other learns it is already held.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -204,13 +206,37 @@ def append_chunk(sha256: str, offset: int, length: int, chunk: bytes) -> tuple[U
         return _state(row), True
 
 
-def open_image(sha256: str, *, thumb: bool = False) -> tuple[BinaryIO, str] | None:
-    """Open a complete blob's cleaned image (or its JPEG thumbnail) with its MIME type; None if not held."""
+@dataclass(frozen=True)
+class ServedImage:
+    """A stored image opened for a viewer: its bytes, MIME type and size."""
+
+    file: BinaryIO
+    mime: str
+    size: int
+
+
+def open_image(sha256: str, *, thumb: bool = False) -> ServedImage | None:
+    """Open a complete blob's cleaned image (or its JPEG thumbnail); None if not held."""
     row = db.session.get(Blob, sha256)
     if row is None or not row.complete:
         return None
     try:
-        return store().open(sha256, thumb=thumb), THUMB_MIME if thumb else row.mime
+        file = store().open(sha256, thumb=thumb)
     except FileNotFoundError:
         return None
+    size = file.seek(0, os.SEEK_END)
+    file.seek(0)
+    return ServedImage(file, THUMB_MIME if thumb else row.mime, size)
 
+
+def store_upload(body: BinaryIO) -> str:
+    """Store a photo posted with a form (no JavaScript): hash it here, then as a whole upload; return its name."""
+    with tempfile.SpooledTemporaryFile(max_size=MAX_CHUNK_BYTES) as spool:
+        _spool(body, spool)
+        digest = hashlib.sha256()
+        for piece in iter(lambda: spool.read(1 << 16), b""):
+            digest.update(piece)
+        spool.seek(0)
+        sha256 = digest.hexdigest()
+        put_whole(sha256, spool)
+    return sha256

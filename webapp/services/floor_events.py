@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from sync.envelope import SHA256_RE
 from sync.registry import EventRegistry, EventType, HandlerContext, PayloadInvalid, RuleBroken
-from webapp.domain.counting import MAX_NOTE, MAX_QUANTITY, PreviousCount, judge_count
+from webapp.domain.counting import MAX_NOTE, MAX_QUANTITY, CountFact, fold_counts
 from webapp.domain.roles import CAPABILITIES, Can
 from webapp.models import Bin, BinLabel, Count, Transfer
 from webapp.services import review
@@ -67,53 +67,63 @@ def find_bin(session, code: str) -> Bin | None:
 
 
 def handle_count(ctx: HandlerContext) -> list[RuleBroken]:
-    """Record a count; flag an unknown bin or a count that disagrees with a recent one."""
+    """Record a count; flag an unknown bin or counts that disagree; the bin follows its counts in log order."""
     session, payload, env = ctx.session, ctx.payload, ctx.envelope
-    counted_at = from_ms(ctx.effective_at)
     found = find_bin(session, payload["bin_code"])
-    count = Count(
+    session.add(Count(
         event_id=env.id, bin_id=found.id if found else None, bin_code=payload["bin_code"],
         quantity=payload["quantity"], unit=payload["unit"], note=payload.get("note"),
-        counted_by=ctx.actor_id, device_id=env.device_id, counted_at=counted_at,
+        counted_by=ctx.actor_id, device_id=env.device_id, seq=env.seq, counted_at=from_ms(ctx.effective_at),
         received_at=from_ms(ctx.received_at),
-    )
-    session.add(count)
+    ))
+    session.flush()
     if found is None:
-        session.flush()
         return [RuleBroken("unknown_bin", {"bin_code": payload["bin_code"]})]
+    return settle_counts(session, found, env.id, ctx.actor_id, ctx.effective_at)
 
-    previous_row = session.execute(
-        select(Count).where(Count.bin_id == found.id, Count.counted_at <= counted_at, Count.event_id != env.id)
-        .order_by(Count.counted_at.desc()).limit(1)
+
+def _fact(c: Count) -> CountFact:
+    return CountFact((int(c.counted_at.timestamp() * 1000), c.device_id, c.seq), c.event_id, c.quantity, c.counted_at)
+
+
+def settle_counts(session, found: Bin, event_id: str, actor_id: int, at_ms: int) -> list[RuleBroken]:
+    """Bring the bin's state to the fold of its counts in log order; return the flags the new count raises.
+
+    A count that arrives in log order (the usual case) extends the fold by one step from the
+    bin's stored state; one that arrives late (an offline device) refolds the bin's counts.
+    """
+    new = session.execute(select(Count).where(Count.event_id == event_id)).scalar_one()
+    latest = session.execute(
+        select(Count).where(Count.bin_id == found.id, Count.event_id != event_id)
+        .order_by(Count.counted_at.desc(), Count.device_id.desc(), Count.seq.desc()).limit(1)
     ).scalar_one_or_none()
-    previous = None
-    if previous_row is not None:
-        moved = session.execute(
-            select(Transfer.id).where(
-                Transfer.bin_id == found.id,
-                Transfer.created_at > previous_row.counted_at,
-                Transfer.created_at <= counted_at,
-            ).limit(1)
-        ).first()
-        previous = PreviousCount(previous_row.quantity, previous_row.counted_at, moved is not None)
-    count.outcome = judge_count(payload["quantity"], previous, found.disputed, counted_at)
-
-    flags = []
-    if count.outcome == "discrepancy":
-        found.disputed = True
-        flags.append(RuleBroken("count_discrepancy", {
-            "bin_code": found.code, "quantity": payload["quantity"], "previous_quantity": previous.quantity,
-            "previous_event_id": previous_row.event_id,
-        }))
-    elif count.outcome == "recount":
-        found.disputed = False
-        review.close_for_subject(session, f"bin:{found.code}", "count_discrepancy", env.id, ctx.actor_id,
-                                 ctx.effective_at, "recount")
-    is_latest = found.last_counted_at is None or counted_at >= found.last_counted_at
-    if is_latest and count.outcome != "discrepancy":
-        found.quantity = payload["quantity"]
-        found.last_counted_at = counted_at
+    moves = session.execute(select(Transfer.created_at).where(Transfer.bin_id == found.id)).scalars().all()
+    if latest is None or _fact(latest).order < _fact(new).order:
+        counts = [c for c in (latest, new) if c is not None]
+        state = fold_counts([_fact(new)], list(moves), after=_fact(latest) if latest else None,
+                            disputed=found.disputed)
+    else:
+        counts = session.execute(select(Count).where(Count.bin_id == found.id)).scalars().all()
+        state = fold_counts([_fact(c) for c in counts], list(moves))
+        for c in counts:
+            c.outcome = state.outcomes[c.event_id]
+    new.outcome = state.outcomes[event_id]
+    by_event = {c.event_id: c for c in counts}
+    was_disputed = found.disputed
+    if state.quantity is not None:
+        found.quantity, found.last_counted_at = state.quantity, state.last_counted_at
+    found.disputed = state.disputed
     found.version += 1
+    flags = [
+        RuleBroken("count_discrepancy", {
+            "bin_code": found.code, "quantity": by_event[later].quantity,
+            "previous_quantity": by_event[earlier].quantity, "previous_event_id": earlier,
+            "later_event_id": later})
+        for later, earlier in state.discrepancies if event_id in (later, earlier)
+    ]
+    if was_disputed and not found.disputed:
+        review.close_for_subject(session, f"bin:{found.code}", "count_discrepancy", event_id, actor_id, at_ms,
+                                 "recount")
     session.flush()
     return flags
 

@@ -59,7 +59,8 @@ def _count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
-def record_locally(user: User, event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+def record_locally(user: User, event_type: str, payload: dict[str, Any],
+                   attachments: list[str] | None = None) -> dict[str, Any]:
     """Record an event from a plain form post (no JavaScript) through the same ingest path."""
     db.session.rollback()
     with immediate_writes():
@@ -74,10 +75,11 @@ def record_locally(user: User, event_type: str, payload: dict[str, Any]) -> dict
         event = {
             "id": str(uuid.uuid4()), "device_id": device_id, "seq": max(top, q_top) + 1, "type": event_type,
             "v": registry.get(event_type).version, "occurred_at": now, "actor_id": user.id,
-            "payload": payload, "attachments": [],
+            "payload": payload, "attachments": attachments or [],
         }
         outcome = ingest_push(db.session, registry, device_id=device_id, raw_events=[event], now_ms=now,
-                              build="web", sent_at=now, actor_role=actor_roles(device_id))
+                              build="web", sent_at=now, actor_role=actor_roles(device_id),
+                              missing_attachments=blobs.missing)
         db.session.commit()
     return outcome.results[0]
 

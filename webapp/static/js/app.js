@@ -2,6 +2,7 @@
 /** Wire up the page: the service worker, the behaviours and the sync loop. */
 import * as sessionCache from "./behaviours/session-cache.js";
 import * as syncStatus from "./behaviours/sync-status.js";
+import * as syncPanel from "./behaviours/sync-panel.js";
 import * as offlineBin from "./behaviours/offline-bin.js";
 import * as offlineForm from "./behaviours/offline-form.js";
 import { startSync } from "./offline/sync.js";
@@ -16,6 +17,7 @@ import { startSync } from "./offline/sync.js";
 const behaviours = {
   "session-cache": sessionCache,
   "sync-status": syncStatus,
+  "sync-panel": syncPanel,
   "offline-bin": offlineBin,
   "offline-form": offlineForm,
 };

@@ -2,13 +2,20 @@
 /**
  * Forms that record an event on the device instead of posting to the server:
  * <form data-offline-form data-event-type="bin.counted" data-event-v="1">. The form's
- * action stays the no-JavaScript fallback. Also the list of this device's unsent events
- * for a bin: <ul data-pending-for-bin="CODE">.
+ * action stays the no-JavaScript fallback. Files from <input type="file" data-attachment="photo">
+ * are downscaled, kept with the event in the same transaction and named in the payload
+ * ("photos": [sha256…]). Also the list of this device's records for a bin that the server
+ * does not fully have yet: <ul data-pending-for-bin="CODE">.
  */
-import { t } from "../i18n.js";
+import { t, typeLabel } from "../i18n.js";
 import { onChange } from "../offline/db.js";
-import { saveEvent, listUnsynced } from "../offline/outbox.js";
+import { saveEvent, listOnDevice } from "../offline/outbox.js";
+import { preparePhoto } from "../offline/photos.js";
+import { unconfirmedOf } from "../offline/uploads.js";
 import { requestSync } from "../offline/sync.js";
+
+/** At most this many files per attachment field (the server's limit for photos). */
+const MAX_FILES = 10;
 
 export const selector = "form[data-offline-form], [data-pending-for-bin]";
 
@@ -35,12 +42,16 @@ function bindForm(form) {
       const buttons = submitButtons(form);
       for (const button of buttons) button.disabled = true;
       try {
+        const payload = payloadOf(form);
+        const attachments = await attachmentsOf(form, payload, status);
         const record = await saveEvent(
           form.dataset.eventType ?? "",
           Number(form.dataset.eventV ?? 1),
-          payloadOf(form),
+          payload,
+          attachments,
         );
         form.dataset.lastEventId = record.id;
+        form.dataset.lastAttachments = record.attachments.join(" ");
         setStatus(status, "saved", t("saved_on_device"));
         resetVisibleFields(form);
         requestSync("save");
@@ -57,13 +68,49 @@ function bindForm(form) {
     const field = event.target;
     if (field instanceof HTMLInputElement && field.name === "quantity") field.setCustomValidity("");
   });
+  /**
+   * The event is on the server: say "synced", or "photo pending" while its photos are not.
+   * @param {string} eventId
+   */
+  const showSynced = async (eventId) => {
+    const shas = (form.dataset.lastAttachments ?? "").split(" ").filter(Boolean);
+    const waiting = (await unconfirmedOf(shas)).length > 0;
+    if (eventId !== form.dataset.lastEventId) return; // saved again meanwhile
+    setStatus(status, waiting ? "photo-pending" : "synced", t(waiting ? "photo_pending" : "synced"));
+  };
   const stop = onChange((change) => {
     if (!form.isConnected) return stop();
+    const last = form.dataset.lastEventId;
+    if (!last) return;
+    if (change.type === "blobs" && status?.getAttribute("data-state") === "photo-pending") showSynced(last);
     if (change.type !== "results") return;
-    const result = change.results.find((/** @type {{id: string}} */ r) => r.id === form.dataset.lastEventId);
+    const result = change.results.find((/** @type {{id: string}} */ r) => r.id === last);
     if (result?.status === "quarantined") setStatus(status, "quarantined", t("quarantined"));
-    else if (result) setStatus(status, "synced", t("synced"));
+    else if (result) showSynced(last);
   });
+}
+
+/**
+ * Downscale and hash the files picked in the form's [data-attachment] inputs, and name them
+ * in the payload: data-attachment="photo" → payload.photos = [sha256…].
+ * @param {HTMLFormElement} form
+ * @param {Record<string, unknown>} payload
+ * @param {Element | null} status
+ * @returns {Promise<import("../offline/outbox.js").Attachment[]>}
+ */
+async function attachmentsOf(form, payload, status) {
+  /** @type {import("../offline/outbox.js").Attachment[]} */
+  const all = [];
+  for (const input of form.querySelectorAll("input[type=file][data-attachment]")) {
+    if (!(input instanceof HTMLInputElement) || input.disabled || !input.files?.length) continue;
+    setStatus(status, "working", t("preparing_photo"));
+    const prepared = [];
+    for (const file of [...input.files].slice(0, MAX_FILES)) prepared.push(await preparePhoto(file));
+    const shas = [...new Set(prepared.map((p) => p.sha256))];
+    payload[`${input.dataset.attachment}s`] = shas;
+    all.push(...prepared);
+  }
+  return all;
 }
 
 /**
@@ -156,36 +203,41 @@ function bindPendingList(list) {
   const render = async () => {
     const mine = ++round;
     const code = list.getAttribute("data-pending-for-bin");
-    const records = code ? (await listUnsynced()).filter((r) => r.payload?.bin_code === code) : [];
+    const items = code ? await listOnDevice({ binCode: code }) : [];
     if (mine !== round) return; // a newer render is on its way
-    list.replaceChildren(...records.map(pendingItem));
-    list.setAttribute("data-count", String(records.length));
+    list.replaceChildren(...items.map(pendingItem));
+    list.setAttribute("data-count", String(items.length));
   };
   render();
   const stop = onChange((change) => {
     if (!list.isConnected) stop();
-    else if (["saved", "results", "outbox"].includes(change.type)) render();
+    else if (["saved", "results", "outbox", "blobs"].includes(change.type)) render();
   });
 }
 
-/** i18n keys naming event types; any other type is looked up by its own name. */
-const TYPE_LABELS = /** @type {Record<string, string>} */ ({ "bin.counted": "count" });
+/** i18n key of the text of each state a record in the pending list can be in. */
+const STATE_TEXT = /** @type {Record<string, string>} */ ({
+  pending: "pending",
+  "photo-pending": "photo_pending",
+  "photo-rejected": "photo_rejected",
+});
 
 /**
- * One unsent event: "Count · 23 pcs · 14:05 · waiting to sync".
- * @param {import("../offline/outbox.js").OutboxRecord} record
+ * One record the server does not fully have: "Count · 23 pcs · 14:05 · waiting to sync"
+ * (or "photo pending" once the event is synced and its photos are not).
+ * @param {import("../offline/outbox.js").OnDevice} item
  */
-function pendingItem(record) {
+function pendingItem({ record, state }) {
   const item = document.createElement("li");
   item.setAttribute("data-event-id", record.id);
-  item.setAttribute("data-state", "pending");
+  item.setAttribute("data-state", state);
   const when = new Date(record.occurred_at);
   const time = document.createElement("time");
   time.dateTime = when.toISOString();
   time.textContent = when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   const quantity = record.payload?.quantity;
-  item.append(t(TYPE_LABELS[record.type] ?? record.type), " · ");
+  item.append(typeLabel(record.type), " · ");
   if (quantity !== undefined) item.append(`${quantity} ${t("pieces")}`, " · ");
-  item.append(time, " · ", t("pending"));
+  item.append(time, " · ", t(STATE_TEXT[state] ?? state));
   return item;
 }

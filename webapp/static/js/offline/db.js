@@ -18,6 +18,13 @@ export const REFERENCE_KEYS = /** @type {Record<string, string>} */ ({
   products: "code",
 });
 
+/**
+ * Schema versions. Each step only adds; data of every earlier version survives.
+ * 1: meta, outbox, sent and the reference stores.
+ * 2: blobs (photos by SHA-256); sent gets the indexes "attachments" (multiEntry) and "status".
+ */
+const DB_VERSION = 2;
+
 /** @typedef {Awaited<ReturnType<typeof openDB>>} ShopfloorDB */
 
 /** @type {Promise<ShopfloorDB> | null} */
@@ -28,7 +35,7 @@ let dbPromise = null;
  * @returns {Promise<ShopfloorDB>}
  */
 export function openShopfloorDB() {
-  dbPromise ??= openDB("shopfloor", 1, {
+  dbPromise ??= openDB("shopfloor", DB_VERSION, {
     upgrade(db, oldVersion, _newVersion, tx) {
       if (oldVersion < 1) {
         db.createObjectStore("meta");
@@ -46,6 +53,18 @@ export function openShopfloorDB() {
         const meta = tx.objectStore("meta");
         meta.put(crypto.randomUUID?.() ?? uuid7(), "device_id");
         meta.put(1, "next_seq");
+      }
+      if (oldVersion < 2) {
+        // Photos as ArrayBuffer + MIME (never Blob: iOS loses them), named by their SHA-256.
+        // "state" (pending | rejected | confirmed) is indexed because booleans cannot be keys.
+        const blobs = db.createObjectStore("blobs", { keyPath: "sha256" });
+        blobs.createIndex("state", "state");
+        blobs.createIndex("confirmed_at", "confirmed_at");
+        // Which sent events use a photo (records shown as "photo pending"), and which were
+        // quarantined; both built from the sent events a version-1 device already holds.
+        const sent = tx.objectStore("sent");
+        sent.createIndex("attachments", "attachments", { multiEntry: true });
+        sent.createIndex("status", "result.status");
       }
     },
     blocking() {

@@ -24,6 +24,33 @@ import { t } from "../i18n.js";
 /** @typedef {{id: string, status: string, exceptions?: EventException[], missing_attachments?: string[]}} PushResult */
 /** @typedef {SyncEvent & {state: string, result?: PushResult, sent_at?: number}} OutboxRecord */
 /** @typedef {{acked_through_seq?: number, missing_seqs?: number[], results?: PushResult[]}} PushResponse */
+/**
+ * A photo ready to keep: JPEG bytes named by their SHA-256 (see photos.js).
+ * @typedef {{sha256: string, mime: string, size: number, data: ArrayBuffer}} Attachment
+ */
+/**
+ * A record in the `blobs` store. `state` mirrors `confirmed` for the index (booleans cannot
+ * be keys). A confirmed blob is a stub without `data`, kept 14 days after `confirmed_at`.
+ * @typedef {object} StoredBlob
+ * @property {string} sha256
+ * @property {string} mime
+ * @property {number} size
+ * @property {ArrayBuffer} [data]
+ * @property {number} uploaded bytes the server held when last asked
+ * @property {boolean} confirmed
+ * @property {"pending" | "rejected" | "confirmed"} state
+ * @property {number} created_at
+ * @property {number} [confirmed_at]
+ * @property {number} [rejected_at]
+ * @property {string} [reason] why the server refused it
+ * @property {number} [lost_at] a push listed it missing after it was confirmed
+ */
+/**
+ * How a record on this device stands: waiting to sync; synced but held for office review;
+ * synced with photos still to upload; synced with a photo the server refused.
+ * @typedef {"pending" | "quarantined" | "photo-pending" | "photo-rejected"} DeviceState
+ */
+/** @typedef {{record: OutboxRecord, state: DeviceState, code?: string}} OnDevice */
 
 /** Results after which the server holds the event for good (quarantine is still kept). */
 const ACCEPTED = new Set(["stored", "duplicate", "quarantined"]);
@@ -46,19 +73,21 @@ export function pageUser() {
 }
 
 /**
- * Record one event on this device. Resolves only once the transaction that assigned its
- * id and seq has durably committed: that is the moment the UI may say "saved".
+ * Record one event on this device, with its photos. Resolves only once the transaction that
+ * assigned its id and seq and stored the photos has durably committed: that is the moment
+ * the UI may say "saved". Either everything is saved or nothing is.
  * @param {string} type
  * @param {number} v
  * @param {Record<string, unknown>} payload
+ * @param {Attachment[]} [attachments]
  * @returns {Promise<OutboxRecord>}
  */
-export async function saveEvent(type, v, payload) {
+export async function saveEvent(type, v, payload, attachments = []) {
   const db = await openShopfloorDB();
   const user = pageUser();
   // Reading next_seq and writing the event in one readwrite transaction makes seq
   // gapless across tabs: IndexedDB runs overlapping readwrite transactions one at a time.
-  const tx = db.transaction(["meta", "outbox"], "readwrite", { durability: "strict" });
+  const tx = db.transaction(["meta", "outbox", "blobs"], "readwrite", { durability: "strict" });
   const meta = tx.objectStore("meta");
   try {
     const record = await inTransaction(tx, async () => {
@@ -67,31 +96,51 @@ export async function saveEvent(type, v, payload) {
         meta.get("next_seq"),
         meta.get("session"),
       ]);
+      const now = Date.now();
       /** @type {OutboxRecord} */
       const record = {
-        id: uuid7(),
+        id: uuid7(now),
         device_id: deviceId,
         seq: nextSeq ?? 1,
         type,
         v,
-        occurred_at: Date.now(),
+        occurred_at: now,
         actor_id: user?.id ?? session?.id ?? null,
         payload: { ...payload },
-        attachments: [],
+        attachments: [...new Set(attachments.map((a) => a.sha256))],
         state: "pending",
       };
       await tx.objectStore("outbox").add(record);
       await meta.put(record.seq + 1, "next_seq");
+      const blobs = tx.objectStore("blobs");
+      for (const { sha256, mime, size, data } of attachments) {
+        /** @type {StoredBlob | undefined} */
+        const held = await blobs.get(sha256);
+        // The same photo kept already keeps its state; a confirmed stub gets its bytes back
+        // until the server confirms again (it may have lost the file since).
+        if (held && held.state !== "confirmed") continue;
+        /** @type {StoredBlob} */
+        const blob = { sha256, mime, size, data, uploaded: 0, confirmed: false, state: "pending", created_at: now };
+        await blobs.put(blob);
+      }
       return record;
     });
     notify({ type: "saved", id: record.id, seq: record.seq });
     return record;
   } catch (error) {
-    if (/quota/i.test(/** @type {Error} */ (error)?.name ?? "")) {
+    if (isQuotaError(error) || isQuotaError(tx.error)) {
       throw new Error(t("storage_full"), { cause: error });
     }
     throw error;
   }
+}
+
+/**
+ * Whether an error means the device's storage is full (or this origin's share of it).
+ * @param {unknown} error
+ */
+function isQuotaError(error) {
+  return /quota/i.test(/** @type {Error} */ (error)?.name ?? "");
 }
 
 /**
@@ -100,14 +149,6 @@ export async function saveEvent(type, v, payload) {
  */
 export async function countUnsynced() {
   return (await openShopfloorDB()).count("outbox");
-}
-
-/**
- * Every event still in the outbox, oldest (lowest seq) first.
- * @returns {Promise<OutboxRecord[]>}
- */
-export async function listUnsynced() {
-  return (await openShopfloorDB()).getAllFromIndex("outbox", "seq");
 }
 
 /**
@@ -146,15 +187,29 @@ export function envelope({ id, device_id, seq, type, v, occurred_at, actor_id, p
  */
 export async function applyPushResponse(response, alreadyResent) {
   const db = await openShopfloorDB();
-  const tx = db.transaction(["outbox", "sent", "meta"], "readwrite");
+  const tx = db.transaction(["outbox", "sent", "meta", "blobs"], "readwrite");
   const outbox = tx.objectStore("outbox");
   const sent = tx.objectStore("sent");
   const meta = tx.objectStore("meta");
+  const blobs = tx.objectStore("blobs");
   const now = Date.now();
   let accepted = 0;
   let requeued = 0;
+  let lost = 0;
   await inTransaction(tx, async () => {
+    const confirmed = new Set(await blobs.index("state").getAllKeys("confirmed"));
     for (const result of response.results ?? []) {
+      // Missing files are uploaded after this push. One the device already counted as
+      // confirmed (bytes deleted) means the server lost it: say so, there is nothing to resend.
+      for (const sha of result.missing_attachments ?? []) {
+        if (!confirmed.has(sha)) continue;
+        /** @type {StoredBlob | undefined} */
+        const stub = await blobs.get(sha);
+        if (stub && !stub.lost_at) {
+          await blobs.put({ ...stub, lost_at: now });
+          lost++;
+        }
+      }
       const record = await outbox.get(result.id);
       if (!record) continue;
       if (ACCEPTED.has(result.status)) {
@@ -166,19 +221,19 @@ export async function applyPushResponse(response, alreadyResent) {
       }
     }
 
-    const lost = new Set(response.missing_seqs ?? []);
+    const lostSeqs = new Set(response.missing_seqs ?? []);
     const ack = response.acked_through_seq;
     const previousAck = await meta.get("acked_through_seq");
     if (typeof ack === "number") {
       if (typeof previousAck === "number" && ack < previousAck) {
         // The server forgot events it had (restored from a backup): send them again.
         for (const record of await sent.index("seq").getAll(IDBKeyRange.lowerBound(ack, true))) {
-          lost.add(record.seq);
+          lostSeqs.add(record.seq);
         }
       }
       await meta.put(ack, "acked_through_seq");
     }
-    for (const seq of lost) {
+    for (const seq of lostSeqs) {
       if (alreadyResent.has(seq)) continue; // the server keeps asking: don't loop, the timer retries
       const record = await sent.index("seq").get(seq);
       if (!record || (await outbox.index("seq").count(seq))) continue;
@@ -188,15 +243,77 @@ export async function applyPushResponse(response, alreadyResent) {
       requeued++;
     }
 
+    // A record whose photos are not on the server yet stays listed ("photo pending").
+    const unconfirmed = new Set(await unconfirmedKeys(blobs));
     let old = await sent.index("sent_at").openCursor(IDBKeyRange.upperBound(now - KEEP_SENT_MS));
     while (old) {
-      await old.delete();
+      if (!old.value.attachments?.some((/** @type {string} */ sha) => unconfirmed.has(sha))) await old.delete();
       old = await old.continue();
     }
   });
+  if (lost) console.warn(`shopfloor: the server lost ${lost} photo(s) it had confirmed`);
   notify({
     type: "results",
-    results: (response.results ?? []).map(({ id, status, exceptions }) => ({ id, status, exceptions })),
+    results: (response.results ?? []).map(({ id, status, exceptions, missing_attachments }) => ({
+      id,
+      status,
+      exceptions,
+      missing_attachments,
+    })),
   });
   return { accepted, requeued };
+}
+
+/**
+ * SHA-256 of every blob the server has not confirmed (pending upload or refused), without
+ * reading their bytes.
+ * @param {{index(name: string): {getAllKeys(query: string): Promise<IDBValidKey[]>}}} blobs the store
+ * @returns {Promise<string[]>}
+ */
+export async function unconfirmedKeys(blobs) {
+  const [pending, rejected] = await Promise.all([
+    blobs.index("state").getAllKeys("pending"),
+    blobs.index("state").getAllKeys("rejected"),
+  ]);
+  return /** @type {string[]} */ ([...pending, ...rejected]);
+}
+
+/**
+ * Records on this device the person should know about, in seq order: every event still in
+ * the outbox; synced events whose photos the server has not confirmed; and (with
+ * `quarantined`) synced events the server holds for office review.
+ * @param {{binCode?: string, quarantined?: boolean}} [filter]
+ * @returns {Promise<OnDevice[]>}
+ */
+export async function listOnDevice({ binCode, quarantined = false } = {}) {
+  const db = await openShopfloorDB();
+  const tx = db.transaction(["outbox", "sent", "blobs"]);
+  const blobs = tx.objectStore("blobs");
+  const sent = tx.objectStore("sent");
+  const [pending, rejected] = await Promise.all([
+    blobs.index("state").getAllKeys("pending"),
+    blobs.index("state").getAllKeys("rejected"),
+  ]);
+  const refused = new Set(rejected);
+  /** @type {Map<string, OnDevice>} */
+  const found = new Map();
+  for (const record of await tx.objectStore("outbox").index("seq").getAll()) {
+    found.set(record.id, { record, state: "pending" });
+  }
+  for (const sha of [...pending, ...rejected]) {
+    for (const record of await sent.index("attachments").getAll(sha)) {
+      const state = found.get(record.id)?.state;
+      if (state === "pending" || state === "photo-rejected") continue;
+      found.set(record.id, { record, state: refused.has(sha) ? "photo-rejected" : "photo-pending" });
+    }
+  }
+  if (quarantined) {
+    for (const record of await sent.index("status").getAll("quarantined")) {
+      found.set(record.id, { record, state: "quarantined", code: record.result?.exceptions?.[0]?.code });
+    }
+  }
+  await tx.done;
+  return [...found.values()]
+    .filter(({ record }) => binCode === undefined || record.payload?.bin_code === binCode)
+    .sort((a, b) => a.record.seq - b.record.seq);
 }

@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * The sync loop: register the device, push the outbox, pull reference data.
+ * The sync loop: register the device, push the outbox, pull reference data, upload photos.
  * It runs from the page, one tab at a time (a Web Lock), on save, at start-up, when the
  * page becomes visible, on `online`, on a tap of [data-sync-now] and on a timer while
  * anything is pending. `navigator.onLine` proves nothing: we always try, and a failure
@@ -9,6 +9,7 @@
 import { getMeta, putMeta, setMeta, deleteMeta, notify, onChange } from "./db.js";
 import { pageUser, countUnsynced, nextBatch, envelope, applyPushResponse } from "./outbox.js";
 import { pullAll } from "./pull.js";
+import { uploadPending, uploadsDue } from "./uploads.js";
 
 const BATCH = 200;
 const TIMEOUT_MS = 20_000;
@@ -121,7 +122,7 @@ async function flush() {
   retryTimer = 0;
   setState("syncing");
   try {
-    await pushAndPull();
+    await pushPullUpload();
     failures = 0;
     const at = Date.now();
     await setMeta("last_sync_at", at);
@@ -169,22 +170,30 @@ async function stopped(error) {
       setState("offline");
       if (stop.honour && stop.retryIn) holdUntil = Date.now() + stop.retryIn;
       retryLater(stop.retryIn ?? jitter(Math.min(BACKOFF_FIRST_MS * 2 ** (failures - 1), BACKOFF_MAX_MS)));
-      if ((await countUnsynced()) > 0) registerBackgroundSync();
+      if (await anythingToSend()) registerBackgroundSync();
       return "offline";
     }
   }
 }
 
-/** Push every pending event, then pull; renew an expired device token once. */
-async function pushAndPull() {
+/**
+ * Push every pending event, pull, then upload photos (files after the events that name
+ * them); renew an expired device token once.
+ */
+async function pushPullUpload() {
   const deviceId = await getMeta("device_id");
   for (let attempt = 0; ; attempt++) {
     const token = await deviceToken(deviceId, attempt > 0);
     try {
-      await pushAll(token, deviceId);
+      const missing = await pushAll(token, deviceId);
       await pullAll((cursor) =>
         call("GET", `/sync/pull${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ""}`, { token }),
       );
+      const uploads = await uploadPending(
+        (method, path, { headers, body, timeout } = {}) => send(method, path, { headers, body, timeout, token }),
+        missing,
+      );
+      if (uploads.rejected) notice("photo_rejected", true, false);
       return;
     } catch (error) {
       // The cookie session of a signed-in page can always get a fresh token.
@@ -241,22 +250,34 @@ function deviceLabel(deviceId) {
 }
 
 /**
- * Push pending events in seq order, at most 200 at a time (fewer after a 413).
+ * Push pending events in seq order, at most 200 at a time (fewer after a 413). Resolves with
+ * the photos the server said it is missing, to upload those first.
  * @param {string} token
  * @param {string} deviceId
+ * @returns {Promise<Set<string>>}
  */
 async function pushAll(token, deviceId) {
   let limit = BATCH;
   /** @type {Set<number>} */
   const resent = new Set();
+  /** @type {Set<string>} */
+  const missing = new Set();
   for (;;) {
     const batch = await nextBatch(limit);
-    if (!batch.length) return;
+    if (!batch.length) return missing;
+    // sent_at lets the server measure this device's clock offset; pending feeds its device list.
+    const pending = await countUnsynced();
     let response;
     try {
       response = await call("POST", "/sync/push", {
         token,
-        body: { device_id: deviceId, build: head("shopfloor-build"), events: batch.map(envelope) },
+        body: {
+          device_id: deviceId,
+          build: head("shopfloor-build"),
+          sent_at: Date.now(),
+          pending,
+          events: batch.map(envelope),
+        },
       });
     } catch (error) {
       if (error instanceof SyncStop && error.outcome === "too_large" && batch.length > 1) {
@@ -266,11 +287,12 @@ async function pushAll(token, deviceId) {
       throw error;
     }
     const { accepted, requeued } = await applyPushResponse(response, resent);
-    if (response.results?.some((/** @type {{status: string}} */ r) => r.status === "quarantined")) {
-      notice("quarantined", true, false);
-    }
+    /** @type {import("./outbox.js").PushResult[]} */
+    const results = Array.isArray(response.results) ? response.results : [];
+    if (results.some((r) => r.status === "quarantined")) notice("quarantined", true, false);
+    for (const result of results) for (const sha of result.missing_attachments ?? []) missing.add(sha);
     // The server kept nothing new (odd, but possible): stop here, the timer tries again.
-    if (!accepted && !requeued) return;
+    if (!accepted && !requeued) return missing;
   }
 }
 
@@ -286,24 +308,65 @@ async function call(method, path, { body, token, session = false }) {
   /** @type {Record<string, string>} */
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (token) headers.Authorization = `Bearer ${token}`;
-  if (session) headers["X-CSRFToken"] = head("csrf-token");
+  // The timeout covers reading the body too: a stalled answer is no answer.
   const abort = new AbortController();
   const timeout = setTimeout(() => abort.abort(), TIMEOUT_MS);
   const sentAt = Date.now();
+  try {
+    const response = await send(method, path, {
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      token,
+      session,
+      signal: abort.signal,
+    });
+    const status = response.status;
+    if (status === 409) throw new SyncStop("busy", { retryIn: jitter(1_500) });
+    if (status === 413) throw new SyncStop("too_large");
+    if (!response.ok) throw new SyncStop("offline");
+    let data;
+    try {
+      data = await response.json();
+    } catch {
+      throw new SyncStop("offline"); // a 200 that is not JSON (a captive portal), or our timeout
+    }
+    if (!data || typeof data !== "object") throw new SyncStop("offline");
+    checkClock(data.server_now, sentAt, Date.now());
+    return data;
+  } finally {
+    clearTimeout(timeout);
+  }
+}
+
+/**
+ * One request to the API. Throws a SyncStop for what ends every kind of call (no network
+ * or our timeout, 401, 403, 429/503, 5xx, a redirect to the login page); resolves with the
+ * response otherwise, for the caller to read its status.
+ * @param {string} method
+ * @param {string} path under the API base
+ * @param {{headers?: Record<string, string>, body?: BodyInit, token?: string, session?: boolean,
+ *   timeout?: number, signal?: AbortSignal}} options `signal`: the caller's own timeout instead of `timeout`
+ * @returns {Promise<Response>}
+ */
+async function send(method, path, { headers = {}, body, token, session = false, timeout = TIMEOUT_MS, signal }) {
+  const all = { ...headers };
+  if (token) all.Authorization = `Bearer ${token}`;
+  if (session) all["X-CSRFToken"] = head("csrf-token");
+  const abort = new AbortController();
+  const timer = signal ? 0 : setTimeout(() => abort.abort(), timeout);
   try {
     let response;
     try {
       response = await fetch(`${head("shopfloor-api") || "/api/v1"}${path}`, {
         method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        headers: all,
+        body,
         credentials: "same-origin",
         cache: "no-store",
-        signal: abort.signal,
+        signal: signal ?? abort.signal,
       });
     } catch {
-      throw new SyncStop("offline"); // network error or our 20 s timeout
+      throw new SyncStop("offline"); // network error or our timeout
     }
     const status = response.status;
     if (status === 401) throw new SyncStop("auth");
@@ -314,24 +377,14 @@ async function call(method, path, { body, token, session = false }) {
     // Registering with the cookie session: 400/403 mean a stale CSRF token or session.
     if (session && status >= 400 && status < 500) throw new SyncStop("auth");
     if (status === 403) throw new SyncStop("revoked");
-    if (status === 409) throw new SyncStop("busy", { retryIn: jitter(1_500) });
-    if (status === 413) throw new SyncStop("too_large");
-    if (!response.ok) throw new SyncStop("offline");
+    if (status >= 500) throw new SyncStop("offline");
     // Redirected to one of our pages: the login page, so the session is gone.
     if (response.redirected && new URL(response.url).origin === location.origin) {
       throw new SyncStop("auth");
     }
-    let data;
-    try {
-      data = await response.json();
-    } catch {
-      throw new SyncStop("offline"); // a 200 that is not JSON: a captive portal
-    }
-    if (!data || typeof data !== "object") throw new SyncStop("offline");
-    checkClock(data.server_now, sentAt, Date.now());
-    return data;
+    return response;
   } finally {
-    clearTimeout(timeout);
+    clearTimeout(timer);
   }
 }
 
@@ -394,6 +447,11 @@ function notice(key, show, persistent = true) {
   notify({ type: "notice", key, show, persistent });
 }
 
+/** Whether events or photos wait to be sent (the timer and Background Sync only run then). */
+async function anythingToSend() {
+  return (await countUnsynced()) > 0 || (await uploadsDue()) > 0;
+}
+
 /** Background Sync (Chromium) wakes the worker when the network returns; it asks a page to sync. */
 function registerBackgroundSync() {
   navigator.serviceWorker?.ready
@@ -425,7 +483,7 @@ export function startSync() {
     if (event.data?.type === "SYNC") requestSync("background");
   });
   window.setInterval(async () => {
-    if ((await countUnsynced()) > 0) requestSync("timer");
+    if (await anythingToSend()) requestSync("timer");
   }, TIMER_MS);
   requestSync("start");
 }
