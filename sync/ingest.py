@@ -119,7 +119,7 @@ class _Push:
         flag = {"code": reason, "message": detail}
         return {"id": event_id, "status": "quarantined", "exceptions": [flag], "missing_attachments": []}
 
-    def one(self, raw: Any) -> dict[str, Any]:
+    def one(self, raw: Any, retried: bool = False) -> dict[str, Any]:
         try:
             env = parse_envelope(raw)
         except EnvelopeError as exc:
@@ -186,6 +186,13 @@ class _Push:
                     exceptions=[], build=self.build,
                 )
             )
+        except IntegrityError:
+            # The same id stored a moment ago by a push from another device: decide again, once.
+            savepoint.rollback()
+            if retried:
+                return self.quarantine(raw, "id_collision", "the id is taken", env=env, seq=env.seq)
+            return self.one(raw, retried=True)
+        try:
             ctx = HandlerContext(self.session, env, payload, effective_at, self.now, role, actor_id)
             flags.extend(event_type.handler(ctx))
             flag_dicts = [f.as_dict() for f in flags]
@@ -201,10 +208,6 @@ class _Push:
                     ],
                 )
             savepoint.commit()
-        except IntegrityError:
-            # Same id stored by a concurrent push from another device: decide again.
-            savepoint.rollback()
-            return self.one(raw)
         except Exception as exc:  # a handler bug must not lose the event or block the queue
             savepoint.rollback()
             return self.quarantine(raw, "handler_error", f"{type(exc).__name__}: {exc}", env=env, seq=env.seq)

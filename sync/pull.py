@@ -16,13 +16,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, cast, func, insert, select, text, tuple_
+from sqlalchemy import BigInteger, cast, delete, func, insert, select, text, tuple_, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from sync import schema
 
 PAGE_SIZE = 500
+HORIZON = "pull_horizon"  # change number below which tombstones were compacted away
 
 
 @dataclass(frozen=True)
@@ -91,9 +92,9 @@ def pull_page(
     body["server_now"] = now_ms
     start = decode_cursor(cursor)
     c = schema.changes.c
-    oldest = session.execute(select(func.min(c.change_no))).scalar()
-    # A cursor we did not make, or one older than the compacted log: start over.
-    if start is None or (start.change_no and oldest is not None and start.change_no < oldest - 1):
+    horizon_no = session.execute(select(schema.meta.c.value).where(schema.meta.c.key == HORIZON)).scalar() or 0
+    # A cursor we did not make, or one from before the log lost tombstones to compaction: start over.
+    if start is None or (start.change_no and start.change_no < horizon_no):
         body.update(cursor=None, has_more=True, reset_required=True)
         return body
     horizon = _finished_below(session)
@@ -117,3 +118,24 @@ def pull_page(
     end = Position(rows[-1].txid or 0, rows[-1].change_no) if rows else start
     body.update(cursor=encode_cursor(end), has_more=len(rows) == limit, reset_required=False)
     return body
+
+
+def compact(session: Session, below_change_no: int) -> int:
+    """Drop change rows below a change number that a later row supersedes, and old tombstones.
+
+    Keeping the latest row of every live key keeps every cursor correct; dropping tombstones
+    means a device whose cursor is older than `below_change_no` must start over
+    (`reset_required`). Return how many rows were removed.
+    """
+    c = schema.changes.c
+    latest = select(func.max(c.change_no)).group_by(c.entity, c.key).scalar_subquery()
+    removed = session.execute(
+        delete(schema.changes).where(c.change_no < below_change_no,
+                                     (c.change_no.not_in(latest)) | (c.deleted.is_(True)))
+    ).rowcount
+    m = schema.meta.c
+    if session.execute(select(m.value).where(m.key == HORIZON)).first() is None:
+        session.execute(insert(schema.meta).values(key=HORIZON, value=below_change_no))
+    else:
+        session.execute(update(schema.meta).where(m.key == HORIZON).values(value=below_change_no))
+    return removed

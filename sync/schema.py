@@ -129,3 +129,11 @@ changes = Table(
     Index("ix_sync_changes_entity_key", "entity", "key"),
     Index("ix_sync_changes_txid", "txid", "change_no"),
 )
+
+# Small facts the engine keeps about itself, e.g. how far the change log was compacted.
+meta = Table(
+    "sync_meta",
+    metadata,
+    Column("key", String(40), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)

@@ -203,3 +203,12 @@ def signed_in_device(client, auth, make_user):
         return Device(client, auth, user)
 
     return make
+
+
+@pytest.fixture
+def device_and_event(signed_in_device, plant):
+    """A device that has pushed one count (stored)."""
+    device = signed_in_device("clerk")
+    event = device.event("bin.counted", {"bin_code": plant["codes"][0], "quantity": 9, "unit": "pcs"}, v=2)
+    assert device.push([event]).json["results"][0]["status"] == "stored"
+    return device, event

@@ -26,6 +26,27 @@ def register(app) -> None:
         click.echo("Demo plant loaded. Users: clerk, inspector, operator, receiver, office, director, keeper, "
                    "follower, admin; password: demo")
 
+    @app.cli.command("compact-sync-log")
+    @click.option("--days", default=30, show_default=True, help="Keep every change newer than this.")
+    def compact_sync_log(days: int) -> None:
+        """Shrink the pull change log; devices that have not pulled for `days` start over."""
+        from sqlalchemy import func, select
+
+        from sync import schema
+        from sync.pull import compact
+        from webapp.services.devices import now_ms
+
+        c = schema.changes.c
+        below = db.session.execute(
+            select(func.max(c.change_no)).where(c.changed_at < now_ms() - days * 24 * 3600 * 1000)
+        ).scalar()
+        if below is None:
+            click.echo("Nothing older than that.")
+            return
+        removed = compact(db.session, below)
+        db.session.commit()
+        click.echo(f"Removed {removed} change rows below change {below}.")
+
     @app.cli.command("create-user")
     @click.argument("username")
     @click.option("--role", type=click.Choice(sorted(ALL_ROLES)), required=True)
