@@ -7,6 +7,7 @@ row lock first so pushes from one device are serialised across processes and hos
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,6 +86,43 @@ class _Push:
         self.actor_role: Callable[[int], str | None] = actor_role
         self.default_actor: int | None = default_actor
         self.missing_attachments: Callable[[list[str]], list[str]] = missing_attachments
+        # What the database already holds for this batch's ids and seqs, read once per push
+        # (then kept current as the batch is stored): id -> (hash, exceptions); (id, hash) ->
+        # quarantine answer; seq -> event id.
+        self.known: dict[str, tuple[str, list]] = {}
+        self.held: dict[tuple[str, str], tuple[str, str]] = {}
+        self.seq_owner: dict[int, str] = {}
+
+    def prefetch(self, raw_events: list[Any]) -> None:
+        """Read in three queries what the batch's ids and seqs already have on the server."""
+        ids, seqs = set(), set()
+        for raw in raw_events:
+            if isinstance(raw, dict):
+                if isinstance(raw.get("id"), str):
+                    try:
+                        ids.add(str(uuid.UUID(raw["id"])))
+                    except ValueError:
+                        pass
+                if isinstance(raw.get("seq"), int):
+                    seqs.add(raw["seq"])
+        ev, q = schema.events.c, schema.quarantine.c
+        if ids:
+            for row in self.session.execute(select(ev.id, ev.payload_hash, ev.exceptions).where(ev.id.in_(ids))):
+                self.known[row.id] = (row.payload_hash, row.exceptions)
+            for row in self.session.execute(
+                    select(q.event_id, q.payload_hash, q.reason, q.detail).where(q.event_id.in_(ids))):
+                self.held.setdefault((row.event_id, row.payload_hash), (row.reason, row.detail))
+        if seqs:
+            for row in self.session.execute(
+                    select(ev.seq, ev.id).where(ev.device_id == self.device["id"], ev.seq.in_(seqs))):
+                self.seq_owner[row.seq] = row.id
+
+    def refresh(self, env: Envelope) -> None:
+        """Read again what the database holds for one event (after a concurrent insert)."""
+        ev = schema.events.c
+        row = self.session.execute(select(ev.payload_hash, ev.exceptions).where(ev.id == env.id)).first()
+        if row is not None:
+            self.known[env.id] = (row.payload_hash, row.exceptions)
 
     def quarantine(
         self, raw: Any, reason: str, detail: str, *, env: Envelope | None = None, seq: int | None = None
@@ -116,6 +154,8 @@ class _Push:
                 created_at=self.now,
             )
         )
+        if env is not None:
+            self.held.setdefault((env.id, env.hash), (reason, detail))
         flag = {"code": reason, "message": detail}
         return {"id": event_id, "status": "quarantined", "exceptions": [flag], "missing_attachments": []}
 
@@ -129,27 +169,21 @@ class _Push:
             return self.quarantine(raw, "wrong_device", "event belongs to another device", env=env)
 
         ev = schema.events.c
-        existing = self.session.execute(
-            select(ev.payload_hash, ev.exceptions).where(ev.id == env.id)
-        ).first()
+        existing = self.known.get(env.id)
         if existing is not None:
-            if existing.payload_hash == env.hash:
-                return {"id": env.id, "status": "duplicate", "exceptions": existing.exceptions,
+            stored_hash, stored_exceptions = existing
+            if stored_hash == env.hash:
+                return {"id": env.id, "status": "duplicate", "exceptions": stored_exceptions,
                         "missing_attachments": self.missing_attachments(list(env.attachments))}
             return self.quarantine(raw, "id_collision", "another event already has this id", env=env,
                                    seq=env.seq)
-        q = schema.quarantine.c
-        held = self.session.execute(
-            select(q.reason, q.detail).where(q.event_id == env.id, q.payload_hash == env.hash)
-        ).first()
+        held = self.held.get((env.id, env.hash))
         if held is not None:  # the same quarantined event again: same answer, no new row
             return {"id": env.id, "status": "quarantined",
-                    "exceptions": [{"code": held.reason, "message": held.detail}], "missing_attachments": []}
-        taken = self.session.execute(
-            select(ev.id).where(ev.device_id == env.device_id, ev.seq == env.seq)
-        ).first()
+                    "exceptions": [{"code": held[0], "message": held[1]}], "missing_attachments": []}
+        taken = self.seq_owner.get(env.seq)
         if taken is not None:
-            return self.quarantine(raw, "seq_collision", f"seq {env.seq} is held by event {taken.id}",
+            return self.quarantine(raw, "seq_collision", f"seq {env.seq} is held by event {taken}",
                                    env=env)
 
         event_type = self.registry.get(env.type)
@@ -189,6 +223,7 @@ class _Push:
         except IntegrityError:
             # The same id stored a moment ago by a push from another device: decide again, once.
             savepoint.rollback()
+            self.refresh(env)
             if retried:
                 return self.quarantine(raw, "id_collision", "the id is taken", env=env, seq=env.seq)
             return self.one(raw, retried=True)
@@ -211,6 +246,8 @@ class _Push:
         except Exception as exc:  # a handler bug must not lose the event or block the queue
             savepoint.rollback()
             return self.quarantine(raw, "handler_error", f"{type(exc).__name__}: {exc}", env=env, seq=env.seq)
+        self.known[env.id] = (env.hash, flag_dicts)
+        self.seq_owner[env.seq] = env.id
         return {"id": env.id, "status": "stored", "exceptions": flag_dicts,
                 "missing_attachments": self.missing_attachments(list(env.attachments))}
 
@@ -233,6 +270,7 @@ def ingest_push(
     device = lock_device(session, device_id)
     offset = now_ms - sent_at if isinstance(sent_at, int) and not isinstance(sent_at, bool) else 0
     push = _Push(session, registry, device, now_ms, build, offset, actor_role, default_actor, missing_attachments)
+    push.prefetch(raw_events)
     results = [push.one(raw) for raw in raw_events]
 
     acked = device["acked_through_seq"] or 0

@@ -25,8 +25,11 @@ def free_port() -> int:
 class LiveServer:
     """The app under gunicorn, as production runs it, on a SQLite file of its own."""
 
-    def __init__(self, instance: Path, port: int, database_url: str | None = None, workers: int = 1):
+    def __init__(self, instance: Path, port: int, database_url: str | None = None, workers: int = 1,
+                 app_spec: str = "webapp:create_app()", env: dict[str, str] | None = None):
+        """`app_spec` is gunicorn's APP_MODULE (tests.fault_app's for the fault switch); `env` adds variables."""
         self.instance, self.port, self.database_url, self.workers = instance, port, database_url, workers
+        self.app_spec, self.env = app_spec, dict(env or {})
         self.url = f"http://127.0.0.1:{port}"
         self.proc: subprocess.Popen | None = None
         self.log = open(instance / "server.log", "ab")
@@ -34,11 +37,12 @@ class LiveServer:
     def start(self) -> None:
         """Start the server and wait until /healthz answers."""
         env = dict(os.environ, INSTANCE_DIR=str(self.instance), PYTHONDONTWRITEBYTECODE="1")
+        env.update(self.env)
         env.pop("DATABASE_URL", None)
         if self.database_url:
             env["DATABASE_URL"] = self.database_url
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "webapp:create_app()", "--bind", f"127.0.0.1:{self.port}",
+            [sys.executable, "-m", "gunicorn", self.app_spec, "--bind", f"127.0.0.1:{self.port}",
              "--workers", str(self.workers), "--threads", "8", "--worker-class", "gthread", "--graceful-timeout", "2"],
             cwd=ROOT, env=env, stdout=self.log, stderr=self.log, start_new_session=True)
         deadline = time.monotonic() + 30

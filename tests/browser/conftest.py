@@ -107,3 +107,24 @@ def noisy_photo(tmp_path) -> Path:
     path = tmp_path / "bin-photo.jpg"
     image.save(path, "JPEG", quality=92)
     return path
+
+
+@pytest.fixture
+def faults(tmp_path):
+    """The fault switch of `fault_server` (tests/fault_app.py): set a fault while the server runs."""
+    from tests.fault_app import FaultSwitch
+
+    return FaultSwitch(tmp_path / "fault.json")
+
+
+@pytest.fixture
+def fault_server(demo_database, tmp_path, faults):
+    """Like `server`, with the app behind the test-only fault switch (transparent until a fault is set)."""
+    from tests.fault_app import APP_SPEC
+
+    for name in ("shopfloor.sqlite3", "secret_key"):
+        shutil.copy(demo_database / name, tmp_path / name)
+    live = LiveServer(tmp_path, free_port(), app_spec=APP_SPEC, env=faults.env)
+    live.start()
+    yield live
+    live.close()
