@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 from sync.envelope import SHA256_RE
+from sync.pull import record_changes
 from sync.registry import EventRegistry, EventType, HandlerContext, PayloadInvalid, RuleBroken
 from webapp.domain.counting import MAX_NOTE, MAX_QUANTITY, CountFact, fold_counts
 from webapp.domain.roles import CAPABILITIES, Can
@@ -66,65 +68,86 @@ def find_bin(session, code: str) -> Bin | None:
     return found
 
 
+_BINS = Bin.__table__
+_COUNTS = Count.__table__
+
+
+def _bin_row(session, code: str):
+    """Return the bin (its count state) that a code names, by its current or a replaced label."""
+    b = _BINS.c
+    columns = (b.id, b.code, b.quantity, b.disputed, b.last_counted_at, b.version)
+    row = session.execute(select(*columns).where(b.code == code)).first()
+    if row is None:
+        row = session.execute(select(*columns).join(BinLabel.__table__, BinLabel.bin_id == b.id)
+                              .where(BinLabel.code == code)).first()
+    return row
+
+
 def handle_count(ctx: HandlerContext) -> list[RuleBroken]:
-    """Record a count; flag an unknown bin or counts that disagree; the bin follows its counts in log order."""
+    """Record a count; flag an unknown bin or counts that disagree; the bin follows its counts in log order.
+
+    Written with SQL statements rather than ORM objects: this runs once per synced count.
+    """
     session, payload, env = ctx.session, ctx.payload, ctx.envelope
-    found = find_bin(session, payload["bin_code"])
-    session.add(Count(
+    found = _bin_row(session, payload["bin_code"])
+    fact = CountFact((ctx.effective_at, env.device_id, env.seq), env.id, payload["quantity"],
+                     from_ms(ctx.effective_at))
+    session.execute(insert(_COUNTS).values(
         event_id=env.id, bin_id=found.id if found else None, bin_code=payload["bin_code"],
-        quantity=payload["quantity"], unit=payload["unit"], note=payload.get("note"),
-        counted_by=ctx.actor_id, device_id=env.device_id, seq=env.seq, counted_at=from_ms(ctx.effective_at),
-        received_at=from_ms(ctx.received_at),
+        quantity=payload["quantity"], unit=payload["unit"], note=payload.get("note"), counted_by=ctx.actor_id,
+        device_id=env.device_id, seq=env.seq, counted_at=fact.at, received_at=from_ms(ctx.received_at),
+        outcome="recorded", stocktake_id=None,
     ))
-    session.flush()
     if found is None:
         return [RuleBroken("unknown_bin", {"bin_code": payload["bin_code"]})]
-    return settle_counts(session, found, env.id, ctx.actor_id, ctx.effective_at)
+    return settle_counts(session, found, fact, ctx.actor_id)
 
 
-def _fact(c: Count) -> CountFact:
-    return CountFact((int(c.counted_at.timestamp() * 1000), c.device_id, c.seq), c.event_id, c.quantity, c.counted_at)
+def _fact(row) -> CountFact:
+    return CountFact((int(row.counted_at.timestamp() * 1000), row.device_id, row.seq), row.event_id, row.quantity,
+                     row.counted_at)
 
 
-def settle_counts(session, found: Bin, event_id: str, actor_id: int, at_ms: int) -> list[RuleBroken]:
+def settle_counts(session, found, new: CountFact, actor_id: int) -> list[RuleBroken]:
     """Bring the bin's state to the fold of its counts in log order; return the flags the new count raises.
 
     A count that arrives in log order (the usual case) extends the fold by one step from the
     bin's stored state; one that arrives late (an offline device) refolds the bin's counts.
     """
-    new = session.execute(select(Count).where(Count.event_id == event_id)).scalar_one()
+    c = _COUNTS.c
+    columns = (c.event_id, c.quantity, c.counted_at, c.device_id, c.seq, c.outcome)
     latest = session.execute(
-        select(Count).where(Count.bin_id == found.id, Count.event_id != event_id)
-        .order_by(Count.counted_at.desc(), Count.device_id.desc(), Count.seq.desc()).limit(1)
-    ).scalar_one_or_none()
-    moves = session.execute(select(Transfer.created_at).where(Transfer.bin_id == found.id)).scalars().all()
-    if latest is None or _fact(latest).order < _fact(new).order:
-        counts = [c for c in (latest, new) if c is not None]
-        state = fold_counts([_fact(new)], list(moves), after=_fact(latest) if latest else None,
-                            disputed=found.disputed)
+        select(*columns).where(c.bin_id == found.id, c.event_id != new.event_id)
+        .order_by(c.counted_at.desc(), c.device_id.desc(), c.seq.desc()).limit(1)
+    ).first()
+    moves = list(session.execute(select(Transfer.created_at).where(Transfer.bin_id == found.id)).scalars())
+    stored = {new.event_id: "recorded"}  # what each count's outcome says now, to write only changes
+    if latest is None or _fact(latest).order < new.order:
+        facts = [new] + ([_fact(latest)] if latest else [])
+        state = fold_counts([new], moves, after=facts[1] if latest else None, disputed=found.disputed)
     else:
-        counts = session.execute(select(Count).where(Count.bin_id == found.id)).scalars().all()
-        state = fold_counts([_fact(c) for c in counts], list(moves))
-        for c in counts:
-            c.outcome = state.outcomes[c.event_id]
-    new.outcome = state.outcomes[event_id]
-    by_event = {c.event_id: c for c in counts}
-    was_disputed = found.disputed
+        rows = session.execute(select(*columns).where(c.bin_id == found.id)).all()
+        stored.update({r.event_id: r.outcome for r in rows if r.event_id != new.event_id})
+        facts = [_fact(r) for r in rows]
+        state = fold_counts(facts, moves)
+    for event_id, outcome in state.outcomes.items():
+        if stored.get(event_id) != outcome:
+            session.execute(update(_COUNTS).where(c.event_id == event_id).values(outcome=outcome))
+    changes = {"disputed": state.disputed, "version": found.version + 1}
     if state.quantity is not None:
-        found.quantity, found.last_counted_at = state.quantity, state.last_counted_at
-    found.disputed = state.disputed
-    found.version += 1
+        changes.update(quantity=state.quantity, last_counted_at=state.last_counted_at)
+    session.execute(update(_BINS).where(_BINS.c.id == found.id).values(**changes))
+    record_changes(session, [("bin", found.code, False)], int(time.time() * 1000))
+    quantities = {f.event_id: f.quantity for f in facts}
     flags = [
         RuleBroken("count_discrepancy", {
-            "bin_code": found.code, "quantity": by_event[later].quantity,
-            "previous_quantity": by_event[earlier].quantity, "previous_event_id": earlier,
-            "later_event_id": later})
-        for later, earlier in state.discrepancies if event_id in (later, earlier)
+            "bin_code": found.code, "quantity": quantities[later], "previous_quantity": quantities[earlier],
+            "previous_event_id": earlier, "later_event_id": later})
+        for later, earlier in state.discrepancies if new.event_id in (later, earlier)
     ]
-    if was_disputed and not found.disputed:
-        review.close_for_subject(session, f"bin:{found.code}", "count_discrepancy", event_id, actor_id, at_ms,
-                                 "recount")
-    session.flush()
+    if found.disputed and not state.disputed:
+        review.close_for_subject(session, f"bin:{found.code}", "count_discrepancy", new.event_id, actor_id,
+                                 new.order[0], "recount")
     return flags
 
 
