@@ -27,12 +27,47 @@ from tests.live_server import LiveServer, free_port  # noqa: E402
 from webapp.domain.label_codes import mint  # noqa: E402
 
 
+BINS = 2000  # bins on the floor in the benchmark plant (the demo's 40 and more)
+MIX = {"mix": "floor"}
+
+
 def events(device_id: str, first_seq: int, n: int) -> list[dict]:
+    """Counts as a floor makes them: bin after bin, mostly agreeing with the last count, 1 in 100 not.
+
+    With `--mix stress`, 200 counts go round the demo's 40 bins with numbers that disagree, so
+    nearly every count raises or settles a discrepancy (the worst case for the rules).
+    """
     now = int(time.time() * 1000)
-    return [{"id": str(uuid.uuid4()), "device_id": device_id, "seq": first_seq + i, "type": "bin.counted", "v": 2,
-             "occurred_at": now - 1000, "payload": {"bin_code": mint(1 + (first_seq + i) % 40),
-                                                     "quantity": 40 + (i % 7), "unit": "pcs"},
-             "attachments": []} for i in range(n)]
+    out = []
+    for i in range(n):
+        seq = first_seq + i
+        if MIX["mix"] == "stress":
+            code, quantity = mint(1 + seq % 40), 40 + (i % 7)
+        else:
+            number = 1 + seq % BINS
+            code, quantity = mint(number), 40 + number % 7 + (1 if seq % 100 == 0 else 0)
+        out.append({"id": str(uuid.uuid4()), "device_id": device_id, "seq": seq, "type": "bin.counted", "v": 2,
+                    "occurred_at": now - 1000, "payload": {"bin_code": code, "quantity": quantity, "unit": "pcs"},
+                    "attachments": []})
+    return out
+
+
+def add_bins(database_url: str) -> None:
+    """Put BINS bins on the floor (the demo has 40)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import create_engine, func, insert, select
+
+    from webapp.models import Bin
+
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    table = Bin.__table__
+    with engine.begin() as conn:
+        have = conn.execute(select(func.count()).select_from(table)).scalar()
+        conn.execute(insert(table), [
+            {"code": mint(n), "status": "active", "quantity": 40 + n % 7, "disputed": False, "version": 1,
+             "created_at": datetime.now(UTC)} for n in range(have + 1, BINS + 1)])
+    engine.dispose()
 
 
 def prepare(instance: Path, database_url: str | None) -> None:
@@ -43,6 +78,7 @@ def prepare(instance: Path, database_url: str | None) -> None:
     flask = [sys.executable, "-m", "flask", "--app", "webapp"]
     subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
     subprocess.run([*flask, "demo"], cwd=ROOT, env=env, check=True, capture_output=True)
+    add_bins(database_url or f"sqlite:///{instance / 'shopfloor.sqlite3'}")
 
 
 def push_rate(server: LiveServer, batches: int) -> float:
@@ -138,7 +174,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument("--mix", choices=["floor", "stress"], default="floor")
     args = parser.parse_args()
+    MIX["mix"] = args.mix
+    print(f"mix: {args.mix}", flush=True)
     os.environ["LOGIN_RATE_LIMIT"] = "1000 per minute"  # the benchmark signs in 20 devices as one person
     if args.only != "postgresql":
         run_on("sqlite", None, args.batches)

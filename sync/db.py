@@ -37,7 +37,7 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int = 30_000) -> None:
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         cur.execute("PRAGMA journal_mode = WAL")
-        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA synchronous = FULL")  # an acknowledged push survives a power cut
         cur.execute("PRAGMA foreign_keys = ON")
         cur.close()
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import uuid
+from functools import cached_property
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,9 +38,9 @@ class Envelope:
     payload: dict[str, Any]
     attachments: tuple[str, ...] = field(default_factory=tuple)
 
-    @property
+    @cached_property
     def hash(self) -> str:
-        """Return the hash that decides `duplicate` versus `id_collision`."""
+        """Return the hash that decides `duplicate` versus `id_collision` (computed once)."""
         return payload_hash(self)
 
 

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import json
 import uuid
+from itertools import groupby
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, union, update
+from sqlalchemy import bindparam, insert, select, union, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from sync import schema
 from sync.envelope import Envelope, EnvelopeError, parse_envelope, salvage_id, salvage_seq
-from sync.registry import EventRegistry, HandlerContext, PayloadInvalid, RuleBroken
+from sync.registry import EventRegistry, EventType, HandlerContext, PayloadInvalid, RuleBroken
 from sync.seq import advance_ack, missing_seqs
 
 CLOCK_SLACK_MS = 2 * 60 * 1000
@@ -97,14 +98,10 @@ class _Push:
         """Read in three queries what the batch's ids and seqs already have on the server."""
         ids, seqs = set(), set()
         for raw in raw_events:
-            if isinstance(raw, dict):
-                if isinstance(raw.get("id"), str):
-                    try:
-                        ids.add(str(uuid.UUID(raw["id"])))
-                    except ValueError:
-                        pass
-                if isinstance(raw.get("seq"), int):
-                    seqs.add(raw["seq"])
+            if (event_id := _event_id(raw)) is not None:
+                ids.add(event_id)
+            if isinstance(raw, dict) and isinstance(raw.get("seq"), int):
+                seqs.add(raw["seq"])
         ev, q = schema.events.c, schema.quarantine.c
         if ids:
             for row in self.session.execute(select(ev.id, ev.payload_hash, ev.exceptions).where(ev.id.in_(ids))):
@@ -159,97 +156,208 @@ class _Push:
         flag = {"code": reason, "message": detail}
         return {"id": event_id, "status": "quarantined", "exceptions": [flag], "missing_attachments": []}
 
-    def one(self, raw: Any, retried: bool = False) -> dict[str, Any]:
+    def classify(self, raw: Any) -> Candidate | dict[str, Any] | _Hold:
+        """Decide what an event is without writing: a candidate to store, an answer, or a reason to quarantine."""
         try:
             env = parse_envelope(raw)
         except EnvelopeError as exc:
             seq = salvage_seq(raw) if isinstance(raw, dict) and raw.get("device_id") == self.device["id"] else None
-            return self.quarantine(raw, "unparsable", str(exc), seq=seq)
+            return _Hold(raw, "unparsable", str(exc), None, seq)
         if env.device_id != self.device["id"]:
-            return self.quarantine(raw, "wrong_device", "event belongs to another device", env=env)
+            return _Hold(raw, "wrong_device", "event belongs to another device", env, None)
 
-        ev = schema.events.c
         existing = self.known.get(env.id)
         if existing is not None:
             stored_hash, stored_exceptions = existing
             if stored_hash == env.hash:
                 return {"id": env.id, "status": "duplicate", "exceptions": stored_exceptions,
                         "missing_attachments": self.missing_attachments(list(env.attachments))}
-            return self.quarantine(raw, "id_collision", "another event already has this id", env=env,
-                                   seq=env.seq)
+            return _Hold(raw, "id_collision", "another event already has this id", env, env.seq)
         held = self.held.get((env.id, env.hash))
         if held is not None:  # the same quarantined event again: same answer, no new row
             return {"id": env.id, "status": "quarantined",
                     "exceptions": [{"code": held[0], "message": held[1]}], "missing_attachments": []}
         taken = self.seq_owner.get(env.seq)
         if taken is not None:
-            return self.quarantine(raw, "seq_collision", f"seq {env.seq} is held by event {taken}",
-                                   env=env)
+            return _Hold(raw, "seq_collision", f"seq {env.seq} is held by event {taken}", env, None)
 
         event_type = self.registry.get(env.type)
         if event_type is None:
-            return self.quarantine(raw, "unknown_type", f"unknown event type {env.type}", env=env,
-                                   seq=env.seq)
+            return _Hold(raw, "unknown_type", f"unknown event type {env.type}", env, env.seq)
         actor_id = env.actor_id if env.actor_id is not None else self.default_actor
         role = self.actor_role(actor_id) if actor_id is not None else None
         if role is None:
-            return self.quarantine(raw, "unknown_actor", f"user {actor_id} has not signed on this device",
-                                   env=env, seq=env.seq)
+            return _Hold(raw, "unknown_actor", f"user {actor_id} has not signed on this device", env, env.seq)
         if role not in event_type.roles:
-            return self.quarantine(raw, "forbidden", f"role {role} may not record {env.type}", env=env,
-                                   seq=env.seq)
+            return _Hold(raw, "forbidden", f"role {role} may not record {env.type}", env, env.seq)
         try:
             payload = event_type.validate(event_type.upgrade(env.v, env.payload))
         except PayloadInvalid as exc:
-            return self.quarantine(raw, "invalid_payload", str(exc), env=env, seq=env.seq)
+            return _Hold(raw, "invalid_payload", str(exc), env, env.seq)
 
         effective_at = env.occurred_at + self.offset
         flags: list[RuleBroken] = []
         lower = self.device["registered_at"] - CLOCK_SLACK_MS
         if not lower <= effective_at <= self.now + CLOCK_SLACK_MS:
             flags.append(RuleBroken("clock_suspect", {"effective_at": effective_at, "received_at": self.now}))
+        ctx = HandlerContext(self.session, env, payload, effective_at, self.now, role, actor_id)
+        return Candidate(raw, event_type, ctx, flags)
 
+    def decide(self, decision: Candidate | dict[str, Any] | _Hold) -> dict[str, Any]:
+        """Carry out a decision for one event on its own (the path every event can take)."""
+        if isinstance(decision, _Hold):
+            return self.quarantine(decision.raw, decision.reason, decision.detail, env=decision.env,
+                                   seq=decision.seq)
+        if isinstance(decision, Candidate):
+            return self.store_one(decision)
+        return decision
+
+    def one(self, raw: Any) -> dict[str, Any]:
+        """Store or answer one event."""
+        return self.decide(self.classify(raw))
+
+    def row(self, c: Candidate) -> dict[str, Any]:
+        env = c.ctx.envelope
+        return {"id": env.id, "device_id": env.device_id, "seq": env.seq, "type": env.type, "v": env.v,
+                "occurred_at": env.occurred_at, "received_at": self.now, "effective_at": c.ctx.effective_at,
+                "actor_id": c.ctx.actor_id, "payload": env.payload, "payload_hash": env.hash,
+                "attachments": list(env.attachments), "subject": c.event_type.subject(c.ctx.payload),
+                "exceptions": [], "build": self.build}
+
+    def write_flags(self, stored: list[tuple[Candidate, list[RuleBroken]]]) -> None:
+        """Put each event's flags on it and in the office's exception list."""
+        flagged = [(c, flags) for c, flags in stored if flags]
+        if not flagged:
+            return
+        ev = schema.events.c
+        self.session.execute(
+            update(schema.events).where(ev.id == bindparam("event_id")).values(exceptions=bindparam("flags")),
+            [{"event_id": c.ctx.envelope.id, "flags": [f.as_dict() for f in flags]} for c, flags in flagged],
+        )
+        rows = []
+        for c, flags in flagged:
+            for f in flags:
+                settled = dict(zip(("resolution_event_id", "resolved_by", "resolved_at", "resolution_note"),
+                                   f.settled_by or (None,) * 4, strict=True))
+                rows.append({"code": f.code, "event_id": c.ctx.envelope.id, "quarantine_id": None,
+                             "subject": c.event_type.subject(c.ctx.payload), "detail": f.detail,
+                             "created_at": self.now, **settled})
+        self.session.execute(insert(schema.exceptions), rows)
+
+    def stored(self, c: Candidate, flags: list[RuleBroken], missing: list[str]) -> dict[str, Any]:
+        env = c.ctx.envelope
+        flag_dicts = [f.as_dict() for f in flags]
+        self.known[env.id] = (env.hash, flag_dicts)
+        self.seq_owner[env.seq] = env.id
+        return {"id": env.id, "status": "stored", "exceptions": flag_dicts, "missing_attachments": missing}
+
+    def store_one(self, c: Candidate, retried: bool = False) -> dict[str, Any]:
+        """Store one event and run its handler, in a savepoint of its own."""
+        env = c.ctx.envelope
         savepoint = self.session.begin_nested()
         try:
-            self.session.execute(
-                insert(schema.events).values(
-                    id=env.id, device_id=env.device_id, seq=env.seq, type=env.type, v=env.v,
-                    occurred_at=env.occurred_at, received_at=self.now, effective_at=effective_at,
-                    actor_id=actor_id, payload=env.payload, payload_hash=env.hash,
-                    attachments=list(env.attachments), subject=event_type.subject(payload),
-                    exceptions=[], build=self.build,
-                )
-            )
+            self.session.execute(insert(schema.events).values(**self.row(c)))
         except IntegrityError:
             # The same id stored a moment ago by a push from another device: decide again, once.
             savepoint.rollback()
             self.refresh(env)
             if retried:
-                return self.quarantine(raw, "id_collision", "the id is taken", env=env, seq=env.seq)
-            return self.one(raw, retried=True)
+                return self.quarantine(c.raw, "id_collision", "the id is taken", env=env, seq=env.seq)
+            again = self.classify(c.raw)
+            return self.store_one(again, retried=True) if isinstance(again, Candidate) else self.decide(again)
         try:
-            ctx = HandlerContext(self.session, env, payload, effective_at, self.now, role, actor_id)
-            flags.extend(event_type.handler(ctx))
-            flag_dicts = [f.as_dict() for f in flags]
-            if flag_dicts:
-                self.session.execute(update(schema.events).where(ev.id == env.id).values(exceptions=flag_dicts))
-                subject = event_type.subject(payload)
-                self.session.execute(
-                    insert(schema.exceptions),
-                    [
-                        {"code": f.code, "event_id": env.id, "quarantine_id": None, "subject": subject,
-                         "detail": f.detail, "created_at": self.now}
-                        for f in flags
-                    ],
-                )
+            flags = c.flags + c.event_type.handler(c.ctx)
+            self.write_flags([(c, flags)])
             savepoint.commit()
         except Exception as exc:  # a handler bug must not lose the event or block the queue
             savepoint.rollback()
-            return self.quarantine(raw, "handler_error", f"{type(exc).__name__}: {exc}", env=env, seq=env.seq)
-        self.known[env.id] = (env.hash, flag_dicts)
-        self.seq_owner[env.seq] = env.id
-        return {"id": env.id, "status": "stored", "exceptions": flag_dicts,
-                "missing_attachments": self.missing_attachments(list(env.attachments))}
+            return self.quarantine(c.raw, "handler_error", f"{type(exc).__name__}: {exc}", env=env, seq=env.seq)
+        return self.stored(c, flags, self.missing_attachments(list(env.attachments)))
+
+    def store_batch(self, candidates: list[Candidate]) -> list[dict[str, Any]]:
+        """Store a batch's new events with one insert and each run of one type with its batch handler.
+
+        Any failure (a concurrent insert of the same id, a handler error, a run the handler
+        cannot decide as a set) rolls the batch back and stores the events one by one, which
+        decides each the same way and isolates the one that fails.
+        """
+        savepoint = self.session.begin_nested()
+        try:
+            self.session.execute(insert(schema.events), [self.row(c) for c in candidates])
+            outcome: list[tuple[Candidate, list[RuleBroken]]] = []
+            for event_type, run in _runs(candidates):
+                ctxs = [c.ctx for c in run]
+                if event_type.batch is not None:
+                    found = event_type.batch(self.session, ctxs)
+                else:
+                    found = [event_type.handler(ctx) for ctx in ctxs]
+                done = [(c, c.flags + flags) for c, flags in zip(run, found, strict=True)]
+                self.write_flags(done)  # before the next run, which may settle what this one raised
+                outcome.extend(done)
+            savepoint.commit()
+        except Exception:
+            savepoint.rollback()
+            return [self.store_one(c) for c in candidates]
+        shas = sorted({sha for c in candidates for sha in c.ctx.envelope.attachments})
+        missing = set(self.missing_attachments(shas)) if shas else set()
+        return [self.stored(c, flags, [s for s in c.ctx.envelope.attachments if s in missing])
+                for c, flags in outcome]
+
+    def run(self, raw_events: list[Any]) -> list[dict[str, Any]]:
+        """Answer every event of a push, in order."""
+        decisions = [self.classify(raw) for raw in raw_events]
+        ids = [i for i in map(_event_id, raw_events) if i is not None]
+        seqs = [d.ctx.envelope.seq for d in decisions if isinstance(d, Candidate)]
+        if len(set(ids)) < len(ids) or len(set(seqs)) < len(seqs):
+            # The batch repeats an id or a seq: the first decides what the later ones are.
+            return [self.one(raw) for raw in raw_events]
+        results: list[dict[str, Any] | None] = [None] * len(decisions)
+        candidates = [(i, d) for i, d in enumerate(decisions) if isinstance(d, Candidate)]
+        for i, d in enumerate(decisions):
+            if not isinstance(d, Candidate):
+                results[i] = self.decide(d)
+        if len(candidates) == 1:
+            results[candidates[0][0]] = self.store_one(candidates[0][1])
+        elif candidates:
+            for (i, _), result in zip(candidates, self.store_batch([d for _, d in candidates]), strict=True):
+                results[i] = result
+        return results  # type: ignore[return-value]
+
+
+@dataclass
+class Candidate:
+    """An event that passed every check: stored next, with the flags found so far."""
+
+    raw: Any
+    event_type: EventType
+    ctx: HandlerContext
+    flags: list[RuleBroken]
+
+
+@dataclass
+class _Hold:
+    """An event to quarantine, and why."""
+
+    raw: Any
+    reason: str
+    detail: str
+    env: Envelope | None
+    seq: int | None
+
+
+def _event_id(raw: Any) -> str | None:
+    """Return an event's id as parsing normalises it, if it has one."""
+    try:
+        return str(uuid.UUID(raw["id"]))
+    except (TypeError, KeyError, ValueError, AttributeError):
+        return None
+
+
+def _runs(candidates: list[Candidate]):
+    """Split candidates into consecutive runs of one type, in order."""
+    for _, group in groupby(candidates, key=lambda c: c.event_type.name):
+        run = list(group)
+        yield run[0].event_type, run
 
 
 def ingest_push(
@@ -271,7 +379,7 @@ def ingest_push(
     offset = now_ms - sent_at if isinstance(sent_at, int) and not isinstance(sent_at, bool) else 0
     push = _Push(session, registry, device, now_ms, build, offset, actor_role, default_actor, missing_attachments)
     push.prefetch(raw_events)
-    results = [push.one(raw) for raw in raw_events]
+    results = push.run(raw_events)
 
     acked = device["acked_through_seq"] or 0
     held = _held_seqs(session, device_id, acked)

@@ -21,6 +21,9 @@ class RuleBroken:
 
     code: str
     detail: dict[str, Any] = field(default_factory=dict)
+    # Set by a batch handler when a later event of the same batch already settles this flag,
+    # so its exception is written closed: (event id, actor id, effective time, note).
+    settled_by: tuple[str, int, int, str] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Return the flag as the push result and the review queue show it."""
@@ -41,6 +44,7 @@ class HandlerContext:
 
 
 Handler = Callable[[HandlerContext], list[RuleBroken]]
+BatchHandler = Callable[[Session, list[HandlerContext]], list[list[RuleBroken]]]
 Upgrade = Callable[[dict[str, Any]], dict[str, Any]]
 Validator = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -56,6 +60,10 @@ class EventType:
     roles: frozenset[str]
     subject: Callable[[dict[str, Any]], str | None] = lambda payload: None
     upgrades: dict[int, Upgrade] = field(default_factory=dict)
+    # Optional: handle a run of consecutive events of this type at once, with the same outcome
+    # (state and flags per event) as calling `handler` on each in turn. Raising makes ingest
+    # roll the batch back and call `handler` event by event.
+    batch: BatchHandler | None = None
 
     def upgrade(self, v: int, payload: dict[str, Any]) -> dict[str, Any]:
         """Bring a payload of version `v` up to the current version, one step at a time."""

@@ -59,7 +59,7 @@ def test_any_arrival_order_and_a_rebuild_give_the_same_state(app, signed_in_devi
     arrival.shuffle(events)
     for device, event in events:
         reply = device.push([event], sent_at=int(time.time() * 1000))
-        assert reply.json["results"][0]["status"] == "stored"
+        assert reply.json["results"][0]["status"] == "stored", reply.json
     incremental = snapshot(app)
 
     from webapp.services.rebuild import rebuild_counts
@@ -68,3 +68,53 @@ def test_any_arrival_order_and_a_rebuild_give_the_same_state(app, signed_in_devi
         assert rebuild_counts() == len(events)
         db.session.remove()
     assert snapshot(app) == incremental
+
+
+def decisions(app):
+    """Each event's flags and each exception's state, as the office sees them."""
+    with app.app_context():
+        e, x = schema.events.c, schema.exceptions.c
+        flags = {row.id: sorted(f["code"] for f in row.exceptions)
+                 for row in db.session.execute(select(e.id, e.exceptions))}
+        open_ = sorted((row.code, row.event_id, row.resolved_at is None, row.resolution_event_id or "")
+                       for row in db.session.execute(select(x.code, x.event_id, x.resolved_at,
+                                                            x.resolution_event_id)))
+        db.session.remove()
+    return flags, open_
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=records, arrival=st.randoms(use_true_random=False), sizes=st.lists(st.integers(1, 6), min_size=12))
+def test_a_batch_decides_exactly_as_its_events_one_at_a_time(app, signed_in_device, plant, data, arrival, sizes):
+    """Ingest stores a batch with set-based statements; flags, outcomes and bins match event-by-event ingest."""
+    if not hasattr(app, "_devices"):
+        app._devices = [signed_in_device("clerk"), signed_in_device("keeper")]
+    devices = app._devices
+    per_device: dict[int, list] = {0: [], 1: []}
+    for bin_index, quantity, minute, device_index in data:
+        per_device[device_index].append((T0 + minute * 60_000, plant["codes"][bin_index], quantity))
+    queues = []
+    for index, device in enumerate(devices):
+        queues.append([(device, {"id": str(uuid.uuid4()), "device_id": device.id, "seq": seq,
+                                 "type": "bin.counted", "v": 2, "occurred_at": at, "actor_id": device.user.id,
+                                 "payload": {"bin_code": code, "quantity": quantity, "unit": "pcs"},
+                                 "attachments": []})
+                       for seq, (at, code, quantity) in enumerate(sorted(per_device[index]), start=1)])
+    batches = []  # each device sends its queue in seq order, in batches; the devices interleave
+    sizes = iter(sizes)
+    while any(queues):
+        queue = arrival.choice([q for q in queues if q])
+        size = next(sizes, 1)
+        batches.append(queue[:size])
+        del queue[:size]
+
+    results = []
+    for one_by_one in (True, False):
+        reset(app)
+        for batch in batches:
+            pushes = [[event] for event in batch] if one_by_one else [batch]
+            for events in pushes:
+                reply = batch[0][0].push([e for _, e in events])  # no sent_at: effective time = device time
+                assert [r["status"] for r in reply.json["results"]] == ["stored"] * len(events), reply.json
+        results.append((snapshot(app), decisions(app)))
+    assert results[0] == results[1]

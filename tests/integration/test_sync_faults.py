@@ -96,7 +96,13 @@ def test_a_handler_crash_quarantines_that_event_only(app, signed_in_device, plan
             raise RuntimeError("unlucky")
         return real(ctx)
 
+    def flaky_batch(session, ctxs):  # the batch path fails as a whole, then each event is decided alone
+        if any(ctx.payload["quantity"] == 13 for ctx in ctxs):
+            raise RuntimeError("unlucky")
+        return floor_events.handle_counts(session, ctxs)
+
     monkeypatch.setattr(floor_events.registry.get("bin.counted"), "handler", flaky)
+    monkeypatch.setattr(floor_events.registry.get("bin.counted"), "batch", flaky_batch)
     reply = device.push([count(device, plant["codes"][0], 12), count(device, plant["codes"][1], 13),
                          count(device, plant["codes"][2], 14)]).json
     assert [r["status"] for r in reply["results"]] == ["stored", "quarantined", "stored"]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from sync.envelope import SHA256_RE
 from sync.pull import record_changes
@@ -72,35 +73,31 @@ _BINS = Bin.__table__
 _COUNTS = Count.__table__
 
 
-def _bin_row(session, code: str):
-    """Return the bin (its count state) that a code names, by its current or a replaced label."""
+def _bin_rows(session, codes: set[str]) -> dict[str, Any]:
+    """Return the bins (their count state) that codes name, by their current or a replaced label."""
     b = _BINS.c
     columns = (b.id, b.code, b.quantity, b.disputed, b.last_counted_at, b.version)
-    row = session.execute(select(*columns).where(b.code == code)).first()
-    if row is None:
-        row = session.execute(select(*columns).join(BinLabel.__table__, BinLabel.bin_id == b.id)
-                              .where(BinLabel.code == code)).first()
-    return row
+    found = {row.code: row for row in session.execute(select(*columns).where(b.code.in_(codes)))}
+    rest = codes - found.keys()
+    if rest:
+        label = BinLabel.__table__.c
+        for row in session.execute(select(label.code.label("label_code"), *columns)
+                                   .join(_BINS, label.bin_id == b.id).where(label.code.in_(rest))):
+            found[row.label_code] = row
+    return found
 
 
-def handle_count(ctx: HandlerContext) -> list[RuleBroken]:
-    """Record a count; flag an unknown bin or counts that disagree; the bin follows its counts in log order.
+_COUNT_COLUMNS = (_COUNTS.c.event_id, _COUNTS.c.quantity, _COUNTS.c.counted_at, _COUNTS.c.device_id,
+                  _COUNTS.c.seq, _COUNTS.c.outcome)
 
-    Written with SQL statements rather than ORM objects: this runs once per synced count.
-    """
-    session, payload, env = ctx.session, ctx.payload, ctx.envelope
-    found = _bin_row(session, payload["bin_code"])
-    fact = CountFact((ctx.effective_at, env.device_id, env.seq), env.id, payload["quantity"],
-                     from_ms(ctx.effective_at))
-    session.execute(insert(_COUNTS).values(
-        event_id=env.id, bin_id=found.id if found else None, bin_code=payload["bin_code"],
-        quantity=payload["quantity"], unit=payload["unit"], note=payload.get("note"), counted_by=ctx.actor_id,
-        device_id=env.device_id, seq=env.seq, counted_at=fact.at, received_at=from_ms(ctx.received_at),
-        outcome="recorded", stocktake_id=None,
-    ))
-    if found is None:
-        return [RuleBroken("unknown_bin", {"bin_code": payload["bin_code"]})]
-    return settle_counts(session, found, fact, ctx.actor_id)
+
+def _latest_counts(session, bin_ids: list[int]) -> dict[int, Any]:
+    """Return each bin's stored count that comes last in log order."""
+    c = _COUNTS.c
+    rank = func.row_number().over(partition_by=c.bin_id,
+                                  order_by=(c.counted_at.desc(), c.device_id.desc(), c.seq.desc())).label("rank")
+    ranked = select(c.bin_id, *_COUNT_COLUMNS, rank).where(c.bin_id.in_(bin_ids)).subquery()
+    return {row.bin_id: row for row in session.execute(select(ranked).where(ranked.c.rank == 1))}
 
 
 def _fact(row) -> CountFact:
@@ -108,47 +105,127 @@ def _fact(row) -> CountFact:
                      row.counted_at)
 
 
-def settle_counts(session, found, new: CountFact, actor_id: int) -> list[RuleBroken]:
-    """Bring the bin's state to the fold of its counts in log order; return the flags the new count raises.
+def handle_count(ctx: HandlerContext) -> list[RuleBroken]:
+    """Record one count (see `handle_counts`)."""
+    return handle_counts(ctx.session, [ctx])[0]
 
-    A count that arrives in log order (the usual case) extends the fold by one step from the
-    bin's stored state; one that arrives late (an offline device) refolds the bin's counts.
+
+def handle_counts(session, ctxs: list[HandlerContext]) -> list[list[RuleBroken]]:
+    """Record a run of counts; flag unknown bins and counts that disagree; each bin follows its counts in log order.
+
+    The same as recording each count in turn: a count that comes after the bin's latest in
+    log order (the usual case) extends the fold by one step; one that arrives late (an
+    offline device) refolds the bin's counts. Written as a few set-based SQL statements per
+    run, since this is the hot path of every sync.
     """
-    c = _COUNTS.c
-    columns = (c.event_id, c.quantity, c.counted_at, c.device_id, c.seq, c.outcome)
-    latest = session.execute(
-        select(*columns).where(c.bin_id == found.id, c.event_id != new.event_id)
-        .order_by(c.counted_at.desc(), c.device_id.desc(), c.seq.desc()).limit(1)
-    ).first()
-    moves = list(session.execute(select(Transfer.created_at).where(Transfer.bin_id == found.id)).scalars())
-    stored = {new.event_id: "recorded"}  # what each count's outcome says now, to write only changes
-    if latest is None or _fact(latest).order < new.order:
-        facts = [new] + ([_fact(latest)] if latest else [])
-        state = fold_counts([new], moves, after=facts[1] if latest else None, disputed=found.disputed)
-    else:
-        rows = session.execute(select(*columns).where(c.bin_id == found.id)).all()
-        stored.update({r.event_id: r.outcome for r in rows if r.event_id != new.event_id})
-        facts = [_fact(r) for r in rows]
-        state = fold_counts(facts, moves)
-    for event_id, outcome in state.outcomes.items():
-        if stored.get(event_id) != outcome:
-            session.execute(update(_COUNTS).where(c.event_id == event_id).values(outcome=outcome))
-    changes = {"disputed": state.disputed, "version": found.version + 1}
-    if state.quantity is not None:
-        changes.update(quantity=state.quantity, last_counted_at=state.last_counted_at)
-    session.execute(update(_BINS).where(_BINS.c.id == found.id).values(**changes))
-    record_changes(session, [("bin", found.code, False)], int(time.time() * 1000))
-    quantities = {f.event_id: f.quantity for f in facts}
-    flags = [
-        RuleBroken("count_discrepancy", {
-            "bin_code": found.code, "quantity": quantities[later], "previous_quantity": quantities[earlier],
-            "previous_event_id": earlier, "later_event_id": later})
-        for later, earlier in state.discrepancies if new.event_id in (later, earlier)
-    ]
-    if found.disputed and not state.disputed:
-        review.close_for_subject(session, f"bin:{found.code}", "count_discrepancy", new.event_id, actor_id,
-                                 new.order[0], "recount")
+    facts = [CountFact((ctx.effective_at, ctx.envelope.device_id, ctx.envelope.seq), ctx.envelope.id,
+                       ctx.payload["quantity"], from_ms(ctx.effective_at)) for ctx in ctxs]
+    bins = _bin_rows(session, {ctx.payload["bin_code"] for ctx in ctxs})
+    flags: list[list[RuleBroken]] = [[] for _ in ctxs]
+    runs: dict[int, list[int]] = {}  # bin id -> its counts in this run, in arrival order
+    for i, ctx in enumerate(ctxs):
+        found = bins.get(ctx.payload["bin_code"])
+        if found is None:
+            flags[i] = [RuleBroken("unknown_bin", {"bin_code": ctx.payload["bin_code"]})]
+        else:
+            runs.setdefault(found.id, []).append(i)
+    outcomes: dict[str, str] = {}
+    changed: list[dict[str, Any]] = []  # stored counts whose outcome a late count changes
+    bin_rows: list[dict[str, Any]] = []
+    closes = []
+    if runs:
+        latest = _latest_counts(session, list(runs))
+        t = Transfer.__table__.c
+        moves: dict[int, list] = {}
+        for bin_id, at in session.execute(select(t.bin_id, t.created_at).where(t.bin_id.in_(list(runs)))):
+            moves.setdefault(bin_id, []).append(at)
+    for bin_id, members in runs.items():
+        found = bins[ctxs[members[0]].payload["bin_code"]]
+        state = _BinFold(found, _fact(latest[bin_id]) if bin_id in latest else None, moves.get(bin_id, []))
+        raised: list[tuple[int, int]] = []  # flags of this run on the bin's subject, still open
+        for i in members:
+            flags[i], settles = state.add(session, facts[i])
+            if settles:
+                # As each count in turn would: the recount closes what is open on the bin, including
+                # what this run raised (whose exceptions are written after the run, closed).
+                settled_by = (facts[i].event_id, ctxs[i].actor_id, facts[i].order[0], "recount")
+                for j, k in raised:
+                    flags[j][k] = replace(flags[j][k], settled_by=settled_by)
+                if not closes or closes[-1][0] != found.code:  # later recounts find nothing else open
+                    closes.append((found.code, facts[i], ctxs[i].actor_id))
+                raised = []
+            if ctxs[i].payload["bin_code"] == found.code:
+                raised.extend((i, k) for k in range(len(flags[i])))
+        outcomes.update(state.outcomes)
+        changed.extend({"_event": e, "_outcome": o} for e, o in state.outcomes.items()
+                       if e in state.stored and state.stored[e] != o)
+        bin_rows.append({"_bin": bin_id, "_disputed": state.disputed, "_quantity": state.quantity,
+                         "_at": state.last_counted_at, "_version": found.version + len(members)})
+    session.execute(insert(_COUNTS), [{
+        "event_id": ctx.envelope.id, "bin_id": bins[code].id if (code := ctx.payload["bin_code"]) in bins else None,
+        "bin_code": code, "quantity": ctx.payload["quantity"], "unit": ctx.payload["unit"],
+        "note": ctx.payload.get("note"), "counted_by": ctx.actor_id, "device_id": ctx.envelope.device_id,
+        "seq": ctx.envelope.seq, "counted_at": fact.at, "received_at": from_ms(ctx.received_at),
+        "outcome": outcomes.get(ctx.envelope.id, "recorded"), "stocktake_id": None,
+    } for ctx, fact in zip(ctxs, facts, strict=True)])
+    c, b = _COUNTS.c, _BINS.c
+    if changed:
+        session.execute(update(_COUNTS).where(c.event_id == bindparam("_event"))
+                        .values(outcome=bindparam("_outcome")), changed)
+    if bin_rows:
+        session.execute(update(_BINS).where(b.id == bindparam("_bin")).values(
+            disputed=bindparam("_disputed"), quantity=bindparam("_quantity"), last_counted_at=bindparam("_at"),
+            version=bindparam("_version")), bin_rows)
+        codes = sorted(found.code for found in bins.values() if found.id in runs)
+        record_changes(session, [("bin", code, False) for code in dict.fromkeys(codes)], int(time.time() * 1000))
+    if closes:
+        review.close_for_subjects(session, "count_discrepancy", [
+            (f"bin:{code}", fact.event_id, actor_id, fact.order[0], "recount") for code, fact, actor_id in closes])
     return flags
+
+
+class _BinFold:
+    """One bin's counts folded in log order as a run of new counts arrives, one at a time."""
+
+    def __init__(self, found, latest: CountFact | None, moves: list) -> None:
+        self.bin_id = found.id
+        self.code = found.code
+        self.disputed = found.disputed
+        self.quantity, self.last_counted_at = found.quantity, found.last_counted_at
+        self.latest = latest
+        self.moves = moves
+        self.history: list[CountFact] | None = None  # stored counts, read when a late count needs a refold
+        self.stored: dict[str, str] = {}  # their outcomes as stored
+        self.added: list[CountFact] = []
+        self.outcomes: dict[str, str] = {}
+
+    def add(self, session, fact: CountFact) -> tuple[list[RuleBroken], bool]:
+        """Fold one more count; return its flags and whether it settles a dispute."""
+        if self.latest is None or self.latest.order < fact.order:
+            involved = [fact] + ([self.latest] if self.latest else [])
+            state = fold_counts([fact], self.moves, after=self.latest, disputed=self.disputed)
+            self.latest = fact
+        else:
+            if self.history is None:
+                rows = session.execute(select(*_COUNT_COLUMNS).where(_COUNTS.c.bin_id == self.bin_id)).all()
+                self.history = [_fact(r) for r in rows]
+                self.stored = {r.event_id: r.outcome for r in rows}
+            involved = self.history + self.added + [fact]
+            state = fold_counts(involved, self.moves)
+        self.added.append(fact)
+        self.outcomes.update(state.outcomes)
+        quantities = {f.event_id: f.quantity for f in involved}
+        flags = [
+            RuleBroken("count_discrepancy", {
+                "bin_code": self.code, "quantity": quantities[later], "previous_quantity": quantities[earlier],
+                "previous_event_id": earlier, "later_event_id": later})
+            for later, earlier in state.discrepancies if fact.event_id in (later, earlier)
+        ]
+        settles = self.disputed and not state.disputed
+        self.disputed = state.disputed
+        if state.quantity is not None:
+            self.quantity, self.last_counted_at = state.quantity, state.last_counted_at
+        return flags, settles
 
 
 def upgrade_count_v1(payload: dict[str, Any]) -> dict[str, Any]:
@@ -161,7 +238,7 @@ def build_registry() -> EventRegistry:
     """Return the registry of every event type the floor records."""
     registry = EventRegistry()
     registry.register(EventType(
-        name="bin.counted", version=2, handler=handle_count, validate=validate_count,
+        name="bin.counted", version=2, handler=handle_count, batch=handle_counts, validate=validate_count,
         roles=CAPABILITIES[Can.COUNT_BIN], upgrades={1: upgrade_count_v1},
         subject=lambda p: f"bin:{p['bin_code']}",
     ))

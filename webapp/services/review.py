@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from sync import schema
 from sync.registry import HandlerContext, PayloadInvalid, RuleBroken
@@ -95,11 +95,16 @@ def handle_resolution(ctx: HandlerContext) -> list[RuleBroken]:
     return []
 
 
-def close_for_subject(session, subject: str, code: str, by_event: str, actor_id: int, at: int, note: str) -> None:
-    """Close open exceptions of one kind on one subject (e.g. a recount settles a count discrepancy)."""
-    x = schema.exceptions
+def close_for_subjects(session, code: str, closes: list[tuple[str, str, int, int, str]]) -> None:
+    """Close open exceptions of one kind on subjects (e.g. recounts settle count discrepancies).
+
+    Each close is (subject, by event, actor id, at, note).
+    """
+    x = schema.exceptions.c
     session.execute(
-        update(x).where(x.c.subject == subject, x.c.code == code, x.c.resolved_at.is_(None)).values(
-            resolved_at=at, resolved_by=actor_id, resolution_note=note, resolution_event_id=by_event)
+        update(schema.exceptions).where(x.subject == bindparam("_subject"), x.code == code, x.resolved_at.is_(None))
+        .values(resolved_at=bindparam("_at"), resolved_by=bindparam("_by"), resolution_note=bindparam("_note"),
+                resolution_event_id=bindparam("_event")),
+        [{"_subject": s, "_event": e, "_by": by, "_at": at, "_note": note} for s, e, by, at, note in closes],
     )
 
