@@ -64,6 +64,8 @@ def add_bins(database_url: str) -> None:
     table = Bin.__table__
     with engine.begin() as conn:
         have = conn.execute(select(func.count()).select_from(table)).scalar()
+        if have >= BINS:
+            return
         conn.execute(insert(table), [
             {"code": mint(n), "status": "active", "quantity": 40 + n % 7, "disputed": False, "version": 1,
              "created_at": datetime.now(UTC)} for n in range(have + 1, BINS + 1)])

@@ -152,20 +152,15 @@ export async function countUnsynced() {
 }
 
 /**
- * The next pending events to push, at most `limit`, in seq order.
+ * The next pending events to push, at most `limit`, in seq order, after seq `after`.
+ * Every record in the outbox is pending (accepted ones move to `sent`).
  * @param {number} limit
+ * @param {number} [after]
  * @returns {Promise<OutboxRecord[]>}
  */
-export async function nextBatch(limit) {
-  const tx = (await openShopfloorDB()).transaction("outbox");
-  /** @type {OutboxRecord[]} */
-  const batch = [];
-  let cursor = await tx.store.index("seq").openCursor();
-  while (cursor && batch.length < limit) {
-    if (cursor.value.state === "pending") batch.push(cursor.value);
-    cursor = await cursor.continue();
-  }
-  return batch;
+export async function nextBatch(limit, after = 0) {
+  const db = await openShopfloorDB();
+  return db.getAllFromIndex("outbox", "seq", IDBKeyRange.lowerBound(after, true), limit);
 }
 
 /**
@@ -187,7 +182,9 @@ export function envelope({ id, device_id, seq, type, v, occurred_at, actor_id, p
  */
 export async function applyPushResponse(response, alreadyResent) {
   const db = await openShopfloorDB();
-  const tx = db.transaction(["outbox", "sent", "meta", "blobs"], "readwrite");
+  // Relaxed: if a crash loses this write, the events are still in the outbox and the server
+  // answers "duplicate" when they are sent again.
+  const tx = db.transaction(["outbox", "sent", "meta", "blobs"], "readwrite", { durability: "relaxed" });
   const outbox = tx.objectStore("outbox");
   const sent = tx.objectStore("sent");
   const meta = tx.objectStore("meta");
@@ -197,8 +194,18 @@ export async function applyPushResponse(response, alreadyResent) {
   let requeued = 0;
   let lost = 0;
   await inTransaction(tx, async () => {
-    const confirmed = new Set(await blobs.index("state").getAllKeys("confirmed"));
-    for (const result of response.results ?? []) {
+    /** @type {PushResult[]} */
+    const results = response.results ?? [];
+    // Requests in one transaction run in the order they are made: make them all, then wait,
+    // rather than wait for each (a push of 200 would otherwise take 600 round trips).
+    const [confirmedKeys, records] = await Promise.all([
+      blobs.index("state").getAllKeys("confirmed"),
+      Promise.all(results.map((result) => outbox.get(result.id))),
+    ]);
+    const confirmed = new Set(confirmedKeys);
+    /** @type {Promise<unknown>[]} */
+    const writes = [];
+    for (const [i, result] of results.entries()) {
       // Missing files are uploaded after this push. One the device already counted as
       // confirmed (bytes deleted) means the server lost it: say so, there is nothing to resend.
       for (const sha of result.missing_attachments ?? []) {
@@ -210,16 +217,16 @@ export async function applyPushResponse(response, alreadyResent) {
           lost++;
         }
       }
-      const record = await outbox.get(result.id);
+      const record = records[i];
       if (!record) continue;
       if (ACCEPTED.has(result.status)) {
-        await outbox.delete(result.id);
-        await sent.put({ ...record, state: "sent", result, sent_at: now });
+        writes.push(outbox.delete(result.id), sent.put({ ...record, state: "sent", result, sent_at: now }));
         accepted++;
       } else {
-        await outbox.put({ ...record, result }); // unknown status: keep it and try again later
+        writes.push(outbox.put({ ...record, result })); // unknown status: keep it and try again later
       }
     }
+    await Promise.all(writes);
 
     const lostSeqs = new Set(response.missing_seqs ?? []);
     const ack = response.acked_through_seq;

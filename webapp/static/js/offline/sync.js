@@ -252,6 +252,12 @@ function deviceLabel(deviceId) {
 /**
  * Push pending events in seq order, at most 200 at a time (fewer after a 413). Resolves with
  * the photos the server said it is missing, to upload those first.
+ *
+ * Pushes go one at a time (the server serialises a device's pushes anyway), but writing a
+ * response into IndexedDB overlaps the next push: the next batch is read after the last seq
+ * sent, and a response is applied only once the one before it has been. A round ends when
+ * nothing is left after the last seq sent; another round picks up whatever stayed in the
+ * outbox (events the server asked for again, or answered oddly) as long as rounds progress.
  * @param {string} token
  * @param {string} deviceId
  * @returns {Promise<Set<string>>}
@@ -262,11 +268,31 @@ async function pushAll(token, deviceId) {
   const resent = new Set();
   /** @type {Set<string>} */
   const missing = new Set();
+  let after = 0;
+  let progress = false;
+  /** @type {Promise<{accepted: number, requeued: number}> | null} */
+  let applying = null;
+  const settle = async () => {
+    if (!applying) return;
+    const pending = applying;
+    applying = null;
+    const { accepted, requeued } = await pending;
+    if (accepted || requeued) progress = true;
+  };
+  // Read before a response is applied: a read of the outbox waits for a write to it.
+  let batch = await nextBatch(limit, after);
+  let pending = await countUnsynced();
   for (;;) {
-    const batch = await nextBatch(limit);
-    if (!batch.length) return missing;
-    // sent_at lets the server measure this device's clock offset; pending feeds its device list.
-    const pending = await countUnsynced();
+    if (!batch.length) {
+      await settle();
+      pending = await countUnsynced();
+      // The server kept nothing new (odd, but possible): stop here, the timer tries again.
+      if (!progress || pending === 0) return missing;
+      after = 0;
+      progress = false;
+      batch = await nextBatch(limit, after);
+      continue;
+    }
     let response;
     try {
       response = await call("POST", "/sync/push", {
@@ -274,25 +300,30 @@ async function pushAll(token, deviceId) {
         body: {
           device_id: deviceId,
           build: head("shopfloor-build"),
+          // sent_at lets the server measure this device's clock offset; pending feeds its device list.
           sent_at: Date.now(),
           pending,
           events: batch.map(envelope),
         },
       });
     } catch (error) {
+      await settle();
       if (error instanceof SyncStop && error.outcome === "too_large" && batch.length > 1) {
         limit = Math.ceil(batch.length / 2);
+        batch = batch.slice(0, limit);
         continue;
       }
       throw error;
     }
-    const { accepted, requeued } = await applyPushResponse(response, resent);
+    await settle();
+    after = batch[batch.length - 1].seq;
+    [batch, pending] = await Promise.all([nextBatch(limit, after), countUnsynced()]);
+    pending = Math.max(0, pending - (response.results?.length ?? 0));
+    applying = applyPushResponse(response, resent);
     /** @type {import("./outbox.js").PushResult[]} */
     const results = Array.isArray(response.results) ? response.results : [];
     if (results.some((r) => r.status === "quarantined")) notice("quarantined", true, false);
     for (const result of results) for (const sha of result.missing_attachments ?? []) missing.add(sha);
-    // The server kept nothing new (odd, but possible): stop here, the timer tries again.
-    if (!accepted && !requeued) return missing;
   }
 }
 
