@@ -6,7 +6,7 @@ PORT ?= 8000
 HTTPS_PORT ?= 8443
 export PORT HTTPS_PORT
 
-.PHONY: run test install translations demo lint bench bench-sync clean
+.PHONY: run test install translations demo lint bench bench-sync bench-drain bench-labels bench-scan clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -46,6 +46,18 @@ bench: install
 ## bench-sync: push ingest rate vs bulk insert, 20 devices at once, on SQLite and PostgreSQL
 bench-sync: install
 	$(BIN)/python bench/sync_bench.py
+
+## bench-drain: a real Chromium drains 10,000 queued events (events per second)
+bench-drain: install
+	$(BIN)/python bench/drain_bench.py
+
+## bench-labels: labels per second for 1,000 labels: PDF (a4-24, 50x30) and ZPL
+bench-labels: install
+	$(BIN)/python bench/labels_bench.py
+
+## bench-scan: label in the camera to bin page ready (headless Chromium, fake camera), online and offline, 20 runs each
+bench-scan: install
+	$(BIN)/python bench/scan_bench.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -15,7 +15,16 @@ Faults apply to requests whose path starts with "prefix" (default "/api/v1/sync/
 - {"mode": "flap", "every": 2}: drop the connection of every `every`-th request (the 1st, the
   3rd, … for 2) before the app sees it; the others pass.
 - {"mode": "delay", "ms": 3000}: wait, then pass through.
-Any fault may also say {"after": n}: the first n matching requests pass untouched.
+- {"mode": "cut_upload", "at": 0.5, "prefix": "/api/v1/blobs/"}: a resumable upload's connection
+  dies once the server has received `at` of the whole file: the PATCH whose chunk spans that point
+  reaches the app with its body cut there (the socket is shut down as the cut is read, so the
+  app sees the end of the stream, as from a phone that lost the network mid-upload), and no
+  answer goes back. Other requests pass.
+Any fault may also say {"after": n}: the first n matching requests pass untouched; and
+{"times": n}: it acts on n requests at most, then everything passes.
+
+A test can also deploy another build: SHOPFLOOR_STATIC_DIR names a folder of static files (a
+copy of webapp/static with a file changed is a new build) for the app to serve instead.
 
 Every request a fault acts on is appended to "<fault file>.log" (JSON lines) for the test to read.
 Dropping: gunicorn's gthread worker answers 500 when a WSGI app raises before any body byte is
@@ -36,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 FAULT_FILE_ENV = "SHOPFLOOR_FAULT_FILE"
+STATIC_DIR_ENV = "SHOPFLOOR_STATIC_DIR"
 DEFAULT_PREFIX = "/api/v1/sync/push"
 APP_SPEC = "tests.fault_app:create_app()"
 
@@ -64,16 +74,19 @@ class FaultMiddleware:
         path = environ.get("PATH_INFO", "")
         if mode == "none" or not path.startswith(fault.get("prefix", DEFAULT_PREFIX)):
             return self.app(environ, start_response)
+        cut = self.upload_cut(environ, float(fault.get("at", 0.5))) if mode == "cut_upload" else None
+        if mode == "cut_upload" and cut is None:
+            return self.app(environ, start_response)  # not the chunk that spans the cut
         with self.lock:
             if text != self.current:  # a new fault: count from zero
                 self.current, self.count = text, 0
             self.count += 1
             n = self.count - int(fault.get("after", 0))
-        if n <= 0:
+        if n <= 0 or ("times" in fault and n > int(fault["times"])):
             return self.app(environ, start_response)
         if mode == "flap" and (n - 1) % int(fault.get("every", 2)):
             return self.app(environ, start_response)
-        self.record(mode, path, n)
+        self.record(mode, path, n, **(cut or {}))
         if mode == "503":
             headers = {"Retry-After": str(fault["retry_after"])} if "retry_after" in fault else {}
             return self.answer(environ, start_response, "503 Service Unavailable", "unavailable", headers)
@@ -83,6 +96,17 @@ class FaultMiddleware:
             threading.Event().wait(int(fault.get("ms", 3000)) / 1000)
             return self.app(environ, start_response)
         if mode == "flap":
+            self.drop(environ)
+        if mode == "cut_upload":
+            environ["wsgi.input"] = CutStream(environ, cut["passed"])
+            body = self.app(environ, lambda *args, **kwargs: lambda data: None)
+            try:
+                for _ in body:  # whatever the app made of the cut chunk, nobody is there to hear it
+                    pass
+            finally:
+                close = getattr(body, "close", None)
+                if close:
+                    close()
             self.drop(environ)
         if mode == "drop_after_commit":
             body = self.app(environ, lambda *args, **kwargs: lambda data: None)
@@ -96,8 +120,22 @@ class FaultMiddleware:
             self.drop(environ)
         raise ValueError(f"unknown fault mode {mode!r}")
 
-    def record(self, mode: str, path: str, n: int) -> None:
-        line = json.dumps({"t": int(time.time() * 1000), "mode": mode, "path": path, "n": n})
+    @staticmethod
+    def upload_cut(environ, at: float) -> dict[str, int] | None:
+        """Where a PATCH chunk is cut: None unless it spans `at` of the whole upload."""
+        try:
+            offset = int(environ.get("HTTP_UPLOAD_OFFSET", ""))
+            length = int(environ.get("HTTP_UPLOAD_LENGTH", ""))
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return None
+        point = int(length * at)
+        if environ.get("REQUEST_METHOD") != "PATCH" or not offset <= point < offset + size:
+            return None
+        return {"offset": offset, "length": length, "passed": point - offset}
+
+    def record(self, mode: str, path: str, n: int, **details: int) -> None:
+        line = json.dumps({"t": int(time.time() * 1000), "mode": mode, "path": path, "n": n, **details})
         with self.lock, self.log_file.open("a", encoding="utf-8") as log:
             log.write(line + "\n")
 
@@ -121,11 +159,37 @@ class FaultMiddleware:
         raise ConnectionResetError(errno.ECONNRESET, "fault switch: connection dropped")
 
 
+class CutStream:
+    """A request body that ends after `passed` bytes, with the connection shut down right there."""
+
+    def __init__(self, environ, passed: int):
+        self.stream, self.environ, self.left = environ["wsgi.input"], environ, passed
+
+    def read(self, size: int = -1) -> bytes:
+        if self.left <= 0:
+            return b""
+        data = self.stream.read(self.left if size is None or size < 0 else min(size, self.left))
+        self.left -= len(data)
+        if self.left <= 0 or not data:
+            self.left = 0
+            sock = self.environ.get("gunicorn.socket")
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        return data
+
+
 def create_app():
     """The real app behind the fault switch (SHOPFLOOR_FAULT_FILE must be set)."""
     from webapp import create_app as real_create_app
+    from webapp.config import Config
 
-    app = real_create_app()
+    config = Config()
+    if os.environ.get(STATIC_DIR_ENV):
+        config.STATIC_DIR = os.environ[STATIC_DIR_ENV]
+    app = real_create_app(config)
     app.wsgi_app = FaultMiddleware(app.wsgi_app, os.environ[FAULT_FILE_ENV])
     return app
 

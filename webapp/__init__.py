@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
-from flask import Flask, g, request, session
+from flask import Flask, g, request, session, url_for
 from flask_babel import format_datetime, format_timedelta, get_locale
 from flask_login import current_user
 
 from sync.db import configure_sqlite
-from webapp import names
+from webapp import names, releases
 from webapp.config import Config
 from webapp.domain.roles import OFFICE_ROLES
 from webapp.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -34,21 +33,19 @@ def select_locale() -> str:
     return LOCALES[choice]
 
 
-def static_build_id(static: Path) -> str:
-    """Hash the static files: a new build id whenever the device-side code changes."""
-    digest = hashlib.sha256()
-    for path in sorted(static.rglob("*")):
-        if path.is_file():
-            digest.update(path.relative_to(static).as_posix().encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
 def create_app(config: object | None = None) -> Flask:
     """Create the Shopfloor app from the environment (or a test config)."""
-    app = Flask(__name__, instance_relative_config=False)
-    app.config.from_object(config or Config())
-    app.config["BUILD"] = static_build_id(HERE / "static")
+    config = config or Config()
+    static = Path(getattr(config, "STATIC_DIR", None) or HERE / "static").resolve()
+    app = Flask(__name__, instance_relative_config=False, static_folder=str(static))
+    app.config.from_object(config)
+    # BUILD names the exact static files (in their URLs); RELEASE orders builds (MIN_BUILD compares it).
+    app.config["BUILD"] = releases.static_build_id(static)
+    app.config["RELEASE"] = releases.RELEASE
+    app.config["DEVICE_BUILD"] = releases.device_build(releases.RELEASE, app.config["BUILD"])
+    app.config["MIN_BUILD"] = releases.parse_min_build(app.config.get("MIN_BUILD"))
+    app.config["STATIC_RELEASES"] = str(Path(app.config["INSTANCE_DIR"]) / releases.RELEASES_FOLDER)
+    releases.keep_static_release(static, Path(app.config["STATIC_RELEASES"]), app.config["BUILD"])
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(HERE / "migrations"), render_as_batch=True)
@@ -83,6 +80,8 @@ def create_app(config: object | None = None) -> Flask:
 
     for module in (auth, floor, office, admin, pwa, api, blobs):
         app.register_blueprint(module.bp)
+    from webapp.routes import labels as label_pages
+    app.register_blueprint(label_pages.bp)
     csrf.exempt(api.bp)  # the API checks X-CSRFToken itself for cookie calls; bearer calls need none
     csrf.exempt(blobs.bp)
 
@@ -91,9 +90,15 @@ def create_app(config: object | None = None) -> Flask:
     cli.register(app)
     errors.register(app)
 
+    @app.template_global()
+    def static_url(filename: str) -> str:
+        """Return a static file's URL under this build (cached for good; old builds' files stay servable)."""
+        return url_for("pwa.versioned_static", build=app.config["BUILD"], filename=filename)
+
     @app.context_processor
     def inject_globals():
-        return {"build": app.config["BUILD"], "current_locale": str(get_locale()),
+        return {"build": app.config["BUILD"], "device_build": app.config["DEVICE_BUILD"],
+                "current_locale": str(get_locale()),
                 "office_roles": OFFICE_ROLES, "role_name": names.role_name, "local_name": names.local_name,
                 "kind_names": names.LOCATION_KINDS, "outcome_names": names.COUNT_OUTCOMES,
                 "exception_names": names.EXCEPTION_CODES}

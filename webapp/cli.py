@@ -1,6 +1,8 @@
-"""Commands: `flask --app webapp demo`, `flask --app webapp create-user`."""
+"""Commands: `flask --app webapp demo`, `create-user`, `compact-sync-log`, `labels`."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
@@ -49,7 +51,7 @@ def register(app) -> None:
 
     @app.cli.command("create-user")
     @click.argument("username")
-    @click.option("--role", type=click.Choice(sorted(ALL_ROLES)), required=True)
+    @click.option("--role", type=click.Choice(sorted(r.value for r in ALL_ROLES)), required=True)
     @click.option("--name", "display_name", default=None, help="Name shown in the app.")
     @click.password_option()
     def create_user(username: str, role: str, display_name: str | None, password: str) -> None:
@@ -61,3 +63,84 @@ def register(app) -> None:
         db.session.add(user)
         db.session.commit()
         click.echo(f"Created {user.username} ({role}).")
+
+    from webapp.printing import FORMATS, LAYOUTS
+
+    @app.cli.command("labels")
+    @click.option("--new", "new", type=click.IntRange(1, 10_000), help="Mint this many new bins and print them.")
+    @click.option("--codes", help="Reprint existing bins instead: codes separated by commas.")
+    @click.option("--layout", type=click.Choice(list(LAYOUTS)), default="a4-24", show_default=True,
+                  help="a4-24 / a4-40 sticker sheets, or one 50x30 / 60x40 mm label per page (thermal).")
+    @click.option("--format", "fmt", type=click.Choice(FORMATS), default="pdf", show_default=True,
+                  help="pdf; png (one image per page); zpl (Zebra, thermal layouts only).")
+    @click.option("--out", type=click.Path(dir_okay=False, allow_dash=True),
+                  help="File to write (default labels.<format>; - for standard output). PNG with several "
+                       "pages writes NAME-001.png, NAME-002.png, …")
+    @click.option("--workshop", help="Workshop code of the new bins (default: none; the label names the plant).")
+    @click.option("--bin-type", help="Bin type printed on the new bins' labels, e.g. '铁框 steel crate'.")
+    @click.option("--dpi", type=click.IntRange(72, 1200), help="PNG and ZPL resolution (default 300 and 203).")
+    def labels(new: int | None, codes: str | None, layout: str, fmt: str, out: str | None, workshop: str | None,
+               bin_type: str | None, dpi: int | None) -> None:
+        """Mint new bins and print their labels, or reprint existing ones (PDF, PNG or ZPL)."""
+        from webapp.printing import LabelError, LabelFontMissing
+        from webapp.services import labels as bin_labels
+
+        if bool(new) == bool(codes):
+            raise click.UsageError("Give either --new N or --codes A,B.")
+        if codes and (workshop or bin_type):
+            raise click.UsageError("--workshop and --bin-type apply to new bins (--new) only.")
+        count = new or len(bin_labels.split_codes(codes))
+        if out == "-" and fmt == "png" and count > LAYOUTS[layout].per_page:
+            raise click.UsageError("Several PNG pages cannot go to standard output: give --out NAME.png.")
+        base_url = _public_url(app)
+        try:
+            if new:
+                done, output = bin_labels.print_new(new, layout, fmt, base_url, workshop, bin_type,
+                                                    plant_name=app.config.get("PLANT_NAME", ""), dpi=dpi)
+            else:
+                done, output = bin_labels.print_existing(bin_labels.split_codes(codes), layout, fmt, base_url,
+                                                         dpi=dpi)
+        except bin_labels.LabelRefused as refused:
+            with app.test_request_context():  # translations need a request; this one asks for English
+                message = str(refused.message)
+            raise click.ClickException(message) from None
+        except (LabelError, LabelFontMissing) as error:
+            raise click.ClickException(str(error)) from None
+        written = _write(output, out or f"labels.{fmt}")
+        minted = "Minted" if new else "Reprinting"
+        click.echo(f"{minted} {len(done)} bin{'s' if len(done) != 1 else ''}: {done[0]}"
+                   + (f" … {done[-1]}" if len(done) > 1 else ""), err=True)
+        click.echo(f"Wrote {', '.join(written)}: {len(done)} labels, {output.pages} page(s), {layout}.", err=True)
+
+
+def _public_url(app) -> str:
+    """Return PUBLIC_URL, or this machine's LAN address with a warning (labels outlive DHCP leases)."""
+    if app.config.get("PUBLIC_URL"):
+        return app.config["PUBLIC_URL"]
+    from webapp.serve import lan_addresses
+
+    guess = f"https://{lan_addresses()[0]}:{app.config.get('HTTPS_PORT', 8443)}"
+    click.echo(f"PUBLIC_URL is not set: the QR codes point to {guess}. Set PUBLIC_URL to the address phones "
+               "use (e.g. https://shopfloor.plant.example) before printing labels for real.", err=True)
+    return guess
+
+
+def _write(output, out: str) -> list[str]:
+    """Write the rendered labels; return the names written."""
+    import sys
+
+    if out == "-":
+        for data in output.files:
+            sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return ["standard output"]
+    path = Path(out)
+    if len(output.files) == 1:
+        path.write_bytes(output.files[0])
+        return [str(path)]
+    names = []
+    for number, data in enumerate(output.files, start=1):
+        page = path.with_name(f"{path.stem}-{number:03d}{path.suffix or '.png'}")
+        page.write_bytes(data)
+        names.append(str(page))
+    return [names[0], "…", names[-1]] if len(names) > 2 else names

@@ -41,12 +41,14 @@ class Config:
             "postgresql://", "postgresql+psycopg://", 1
         )
         self.PUBLIC_URL = os.environ.get("PUBLIC_URL", "").rstrip("/")
+        # Name of the plant made when labels are minted into an empty database (default 工厂 / Plant).
+        self.PLANT_NAME = os.environ.get("PLANT_NAME", "").strip()
         self.UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(folder / "uploads"))
         self.PORT = int(os.environ.get("PORT", "8000"))
         self.HTTPS_PORT = int(os.environ.get("HTTPS_PORT", "8443"))
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
         self.LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;60 per hour")
-        self.MIN_BUILD = os.environ.get("MIN_BUILD", "")
+        self.MIN_BUILD = os.environ.get("MIN_BUILD", "")  # a release number (webapp/releases.py); empty: any
         self.BABEL_DEFAULT_TIMEZONE = os.environ.get("PLANT_TIMEZONE", "Asia/Shanghai")
         self.SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
 
@@ -60,6 +62,7 @@ class Config:
     BABEL_DEFAULT_LOCALE = "en"
     LANGUAGES = ("zh_CN", "en")
     DEVICE_TOKEN_HOURS = 12
+    STATIC_DIR: str | None = None  # the static files to serve; None: webapp/static (tests use copies)
     TESTING = False
 
 
@@ -70,8 +73,11 @@ class TestConfig(Config):
 
     TESTING = True
 
-    def __init__(self, database_url: str | None = None, instance: str | Path | None = None) -> None:
+    def __init__(self, database_url: str | None = None, instance: str | Path | None = None,
+                 static_dir: str | Path | None = None) -> None:
         super().__init__(instance)
         if database_url:
             self.SQLALCHEMY_DATABASE_URI = database_url
+        if static_dir:
+            self.STATIC_DIR = str(static_dir)
         self.LOGIN_RATE_LIMIT = "1000 per minute"

@@ -41,11 +41,13 @@ OPENAPI = {
         "/api/v1/sync/push": {"post": {
             "summary": "Store events exactly once",
             "requestBody": _json({"type": "object", "required": ["device_id", "events"], "properties": {
-                "device_id": {"type": "string"}, "build": {"type": "string"},
+                "device_id": {"type": "string"},
+                "build": {"type": "string", "description": "the device's build, \"<release>+<content hash>\""},
                 "sent_at": {"type": "integer", "description": "device clock at sending, epoch ms"},
                 "events": {"type": "array", "maxItems": 200, "items": {"$ref": "#/components/schemas/Event"}}}}),
             "responses": {
-                "200": {"description": "server_now, acked_through_seq, missing_seqs, min_build, results"},
+                "200": {"description": "server_now, acked_through_seq, missing_seqs, results; min_build (the "
+                                       "oldest release allowed to pull, or null) and build (the server's own build)"},
                 "401": {"description": "sign in again"}, "403": {"description": "device revoked"},
                 "409": {"description": "a push from this device is in flight"},
                 "413": {"description": "split the batch"},
@@ -53,9 +55,15 @@ OPENAPI = {
         }},
         "/api/v1/sync/pull": {"get": {
             "summary": "Reference data changed after a cursor",
-            "parameters": [{"name": "cursor", "in": "query", "schema": {"type": "string"}}],
-            "responses": {"200": {"description": "bins, operations, locations, products, work_orders, "
-                                                 "deleted, cursor, has_more, reset_required"}},
+            "parameters": [{"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                           {"name": "build", "in": "query", "schema": {"type": "string"},
+                            "description": "the device's build, \"<release>+<content hash>\""}],
+            "responses": {"200": {"description": "bins, operations, locations, products, work_orders, users, "
+                                                 "transfers (open), inspections (open), settings, "
+                                                 "deleted, cursor, has_more, reset_required, min_build, build"},
+                          "426": {"description": "build_too_old: the device's release is below min_build "
+                                                 "(push still works; update the app once the outbox is empty)",
+                                  **_json(_error)}},
         }},
         "/api/v1/blobs/{sha256}": {
             "parameters": [{"name": "sha256", "in": "path", "required": True,

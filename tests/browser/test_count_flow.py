@@ -17,9 +17,9 @@ def test_a_clerk_counts_a_bin_online(phone, server):
     page.fill("input[name=code]", code)
     page.click("button.primary")
     expect(page).to_have_url(f"{server.url}/b/{code}")
-    page.fill("input[name=quantity]", "37")
+    page.fill("#count-form input[name=quantity]", "37")
     page.click("#count-form button[type=submit]")
-    expect(page.locator("[data-save-status]")).to_have_attribute("data-state", "synced")
+    expect(page.locator("#count-form [data-save-status]")).to_have_attribute("data-state", "synced")
     expect(page.locator("[data-unsynced-count]")).to_have_text("0")
     stored = [e for e in server.events_for(code) if e["payload"]["quantity"] == 37]
     assert len(stored) == 1
@@ -36,9 +36,9 @@ def test_a_count_made_offline_survives_a_reload_and_syncs_exactly_once(phone, se
     expect(page.locator("[data-connection-state]")).to_have_attribute("data-state", "online")
 
     server.stop()
-    page.fill("input[name=quantity]", "41")
+    page.fill("#count-form input[name=quantity]", "41")
     page.click("#count-form button[type=submit]")
-    expect(page.locator("[data-save-status]")).to_have_attribute("data-state", "saved")
+    expect(page.locator("#count-form [data-save-status]")).to_have_attribute("data-state", "saved")
     expect(page.locator("[data-unsynced-count]")).to_have_text("1")
     expect(page.locator("[data-connection-state]")).to_have_attribute("data-state", "offline")
 

@@ -68,7 +68,7 @@ def pending_items(page, code: str):
 
 
 def save_count(page, quantity: int, photo: Path | None = None) -> None:
-    page.fill("input[name=quantity]", str(quantity))
+    page.fill("#count-form input[name=quantity]", str(quantity))
     if photo:
         page.set_input_files("input[name=photo]", str(photo))
     page.click("#count-form button[type=submit]")
@@ -196,7 +196,7 @@ def test_a_photo_taken_offline_is_kept_with_its_count_and_reaches_the_server(pho
 
     server.stop()
     save_count(page, 5, noisy_photo)
-    status = page.locator("[data-save-status]")
+    status = page.locator("#count-form [data-save-status]")
     expect(status).to_have_attribute("data-state", "saved")
     expect(status).to_have_text("Saved on this device")
     expect(pending_items(page, code)).to_have_count(1)
@@ -243,7 +243,7 @@ def test_an_interrupted_upload_shows_photo_pending_and_resumes_from_the_servers_
     # The event is on the server; its photo is not.
     expect(pending_items(page, code)).to_have_attribute("data-state", "photo-pending")
     expect(page.locator("[data-unsynced-count]")).to_have_text("0")
-    expect(page.locator("[data-save-status]")).to_have_attribute("data-state", "photo-pending")
+    expect(page.locator("#count-form [data-save-status]")).to_have_attribute("data-state", "photo-pending")
     expect(page.locator("[data-connection-state]")).to_have_attribute("data-state", "offline")  # the cut
     assert blobs.patch_offsets[:2] == [0, CHUNK]
 
@@ -310,12 +310,12 @@ def test_a_double_tap_on_save_records_one_count(phone, server):
     count_form_ready_offline(page, code)
 
     server.stop()
-    page.fill("input[name=quantity]", "8")
+    page.fill("#count-form input[name=quantity]", "8")
     page.dblclick("#count-form button[type=submit]")
-    expect(page.locator("[data-save-status]")).to_have_attribute("data-state", "saved")
+    expect(page.locator("#count-form [data-save-status]")).to_have_attribute("data-state", "saved")
     expect(pending_items(page, code)).to_have_count(1)
     # Two submits in one tick (a fast double tap that beats the disabled button).
-    page.fill("input[name=quantity]", "9")
+    page.fill("#count-form input[name=quantity]", "9")
     page.evaluate(
         "() => { const form = document.getElementById('count-form'); form.requestSubmit(); form.requestSubmit(); }"
     )
@@ -351,10 +351,10 @@ def test_a_full_device_says_so_and_loses_nothing(phone, server, noisy_photo):
 
     page.evaluate(FILL_THE_DEVICE, True)
     save_count(page, 11, noisy_photo)
-    status = page.locator("[data-save-status]")
+    status = page.locator("#count-form [data-save-status]")
     expect(status).to_have_attribute("data-state", "error")
     expect(status).to_contain_text("storage is full")
-    expect(page.locator("input[name=quantity]")).to_have_value("11")  # what was typed stays
+    expect(page.locator("#count-form input[name=quantity]")).to_have_value("11")  # what was typed stays
     assert page.evaluate("document.querySelector('input[name=photo]').files.length") == 1
     expect(pending_items(page, code)).to_have_count(1)
     kept = device_db(page)
@@ -413,13 +413,13 @@ def test_a_device_with_a_version_1_database_keeps_its_records_after_the_upgrade(
     expect(page.locator("[data-device-id]")).to_have_text(device_id)
     expect(page.locator(".topbar [data-unsynced-count]")).to_have_text("0")  # the old record synced
     kept = device_db(page)
-    assert kept["version"] == 2 and "blobs" in kept["stores"]
+    assert kept["version"] == 3 and "blobs" in kept["stores"] and "transfers" in kept["stores"]
     assert [e["seq"] for e in kept["sent"]] == [1]
     assert [e["payload"]["quantity"] for e in server.events_for(code) if e["device_id"] == device_id] == [77]
 
     page.goto(f"/b/{code}")
     save_count(page, 78)
-    expect(page.locator("[data-save-status]")).to_have_attribute("data-state", "synced")
+    expect(page.locator("#count-form [data-save-status]")).to_have_attribute("data-state", "synced")
     assert {e["seq"] for e in device_db(page)["sent"]} == {1, 2}  # the seq counter survived too
 
 

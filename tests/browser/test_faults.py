@@ -24,9 +24,11 @@ SYNC_MS = 30_000  # how long an expect waits on a state that needs the server (a
 # Many counts at once through the page's own outbox, exactly as offline-form.js saves one:
 # saveEvent(type, v, payload) resolves once the record's transaction has committed. All are
 # started together (IndexedDB runs them one after another), so the page redraws its lists a few
-# times rather than once per count.
+# times rather than once per count. The module is the page's own (static URLs carry the build,
+# and a module imported under another URL would be a second copy).
 SAVE_COUNTS = """async ([code, quantities]) => {
-  const { saveEvent } = await import("/static/js/offline/outbox.js");
+  const outbox = new URL("offline/outbox.js", document.querySelector("script[type=module]").src);
+  const { saveEvent } = await import(outbox.href);
   const records = await Promise.all(
     quantities.map((quantity) => saveEvent("bin.counted", 2, { bin_code: code, unit: "pcs", quantity })));
   return records.map((record) => record.id);
@@ -35,7 +37,8 @@ SAVE_COUNTS = """async ([code, quantities]) => {
 # The same without waiting: the page keeps the ids in window.__saved when done.
 START_SAVING_COUNTS = """([code, quantities]) => {
   window.__saved = null;
-  import("/static/js/offline/outbox.js").then(async ({ saveEvent }) => {
+  const outbox = new URL("offline/outbox.js", document.querySelector("script[type=module]").src);
+  import(outbox.href).then(async ({ saveEvent }) => {
     const records = await Promise.all(
       quantities.map((quantity) => saveEvent("bin.counted", 2, { bin_code: code, unit: "pcs", quantity })));
     window.__saved = records.map((record) => record.id);
@@ -125,7 +128,7 @@ def bin_page_ready_offline(page, code: str) -> None:
 
 
 def save_count(page, quantity: int) -> None:
-    page.fill("input[name=quantity]", str(quantity))
+    page.fill("#count-form input[name=quantity]", str(quantity))
     page.click("#count-form button[type=submit]")
 
 

@@ -6,6 +6,7 @@ from webapp.domain.roles import ALL_ROLES
 
 OFFICE = {"office", "director", "follower", "admin"}
 COUNTERS = {"clerk", "inspector", "keeper", "director", "admin"}
+MOVERS = {"clerk", "keeper", "admin"}
 EVERYONE = set(ALL_ROLES)
 REVIEWERS = {"office", "director", "admin"}
 ADMINS = {"admin"}
@@ -20,6 +21,7 @@ TABLE = {
     "floor.scan": ("GET", "/scan", EVERYONE),
     "floor.bin_page": ("GET", "/b/{code}", EVERYONE),
     "floor.count_bin": ("POST", "/b/{code}/count", COUNTERS),
+    "floor.move_bin": ("POST", "/b/{code}/move", MOVERS),
     "office.dashboard": ("GET", "/office/", OFFICE),
     "office.bins": ("GET", "/office/bins", OFFICE),
     "office.events": ("GET", "/office/events", OFFICE),
@@ -28,11 +30,17 @@ TABLE = {
     "office.import_outbox": ("GET", "/office/import", REVIEWERS),
     "admin.device_list": ("GET", "/admin/devices", ADMINS),
     "admin.revoke_device": ("POST", "/admin/devices/00000000-0000-0000-0000-000000000000/revoke", ADMINS),
+    "labels.index": ("GET", "/admin/labels", ADMINS),
+    "labels.preview": ("GET", "/admin/labels/preview.png", ADMINS),
+    "labels.print_labels": ("POST", "/admin/labels/print", ADMINS),
+    "labels.replace": ("POST", "/admin/labels/replace", ADMINS),
+    "labels.retire": ("POST", "/admin/labels/retire", ADMINS),
     "pwa.healthz": ("GET", "/healthz", PUBLIC),
     "pwa.manifest": ("GET", "/manifest.webmanifest", PUBLIC),
     "pwa.service_worker": ("GET", "/sw.js", PUBLIC),
     "pwa.offline": ("GET", "/offline", PUBLIC),
     "pwa.offline_bin": ("GET", "/offline/bin", PUBLIC),
+    "pwa.offline_scan": ("GET", "/offline/scan", PUBLIC),
     "pwa.sync_panel": ("GET", "/sync", PUBLIC),
     "api.register_device": ("POST", "/api/v1/devices", EVERYONE),
     "api.push": ("POST", "/api/v1/sync/push", EVERYONE),
@@ -44,6 +52,7 @@ TABLE = {
     "blobs.head_blob": ("HEAD", "/api/v1/blobs/" + "0" * 64, EVERYONE),
     "blobs.get_blob": ("GET", "/api/v1/blobs/" + "0" * 64, EVERYONE),
     "static": ("GET", "/static/css/app.css", PUBLIC),
+    "pwa.versioned_static": ("GET", "/static/v/0123456789ab/css/app.css", PUBLIC),
 }
 
 

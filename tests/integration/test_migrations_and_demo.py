@@ -71,3 +71,15 @@ def test_the_sign_in_page_lists_demo_users_only_in_demo_mode(client, runner):
     assert "<code>clerk</code>" not in client.get("/login").text
     runner.invoke(args=["demo"])
     assert "<code>clerk</code>" in client.get("/login").text
+
+
+def test_create_user_makes_a_person_who_can_sign_in(client, runner):
+    result = runner.invoke(args=["create-user", "Wang", "--role", "admin", "--password", "s3cret-pass"])
+    assert result.exit_code == 0, result.output
+    assert "wang (admin)" in result.output
+    refused = runner.invoke(args=["create-user", "li", "--role", "boss", "--password", "s3cret-pass"])
+    assert refused.exit_code != 0 and "boss" in refused.output
+    page = client.get("/login").get_data(as_text=True)
+    token = page.split('name="csrf-token" content="')[1].split('"')[0]
+    reply = client.post("/login", data={"username": "wang", "password": "s3cret-pass", "csrf_token": token})
+    assert reply.status_code == 303 and "/login" not in reply.headers["Location"]

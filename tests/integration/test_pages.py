@@ -46,12 +46,17 @@ def test_an_unknown_bin_still_opens(client, auth, make_user):
     assert page.status_code == 200 and "not known to the server" in page.text
 
 
-def test_the_scan_screen_opens_a_typed_code_or_a_scanned_url(client, auth, make_user, plant):
+def test_the_scan_screen_opens_a_typed_code_or_a_scanned_url(app, client, auth, make_user, plant):
+    app.config["PUBLIC_URL"] = "https://plant.example"  # the address printed in labels
     auth.login(make_user("clerk").username)
     code = plant["codes"][0]
     assert client.get("/scan", query_string={"code": code.lower()}).headers["Location"] == f"/b/{code}"
-    url = f"https://plant.example/b/{code}"
-    assert client.get("/scan", query_string={"code": url}).headers["Location"] == f"/b/{code}"
+    for url in (f"https://plant.example/b/{code}", f"http://localhost/b/{code}"):
+        assert client.get("/scan", query_string={"code": url}).headers["Location"] == f"/b/{code}"
+    foreign = client.get("/scan", query_string={"code": f"https://other.example/b/{code}"})
+    assert foreign.status_code == 422 and "another server: other.example" in foreign.text
+    mistyped = client.get("/scan", query_string={"code": code[:-1] + ("X" if code[-1] != "X" else "Y")})
+    assert mistyped.status_code == 422 and "Check character wrong" in mistyped.text
     assert client.get("/scan", query_string={"code": "!!"}).status_code == 422
 
 
@@ -90,7 +95,7 @@ def test_the_service_worker_is_never_http_cached_and_knows_its_build(client, app
     worker = client.get("/sw.js")
     assert worker.status_code == 200 and worker.headers["Cache-Control"] == "no-cache"
     assert app.config["BUILD"] in worker.text and "__PRECACHE__" not in worker.text
-    assert "/static/js/app.js" in worker.text and "/offline/bin" in worker.text
+    assert f"/static/v/{app.config['BUILD']}/js/app.js" in worker.text and "/offline/bin" in worker.text
 
 
 def test_offline_pages_need_no_sign_in(client):

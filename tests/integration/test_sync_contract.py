@@ -341,3 +341,84 @@ def test_a_late_commit_of_a_lower_change_number_is_never_skipped(app, device, pl
         assert sorted(b["code"] for b in page["bins"]) == sorted(plant["codes"][:2])
     finally:
         engine.dispose()
+
+
+def pull_as(device, build: str | None, **query):
+    """Pull as a device on `build` ("<release>+<hash>"; None: a build that sends none)."""
+    if build is not None:
+        query["build"] = build
+    return device.client.get("/api/v1/sync/pull", query_string=query, headers=device.headers)
+
+
+def test_without_min_build_every_build_pulls_and_answers_name_the_servers_build(app, device, plant):
+    pushed = device.push([count(device, plant["codes"][0], 3)]).json
+    assert pushed["min_build"] is None and pushed["build"] == app.config["DEVICE_BUILD"]
+    for build in (None, "0+abc", "an old content hash"):
+        reply = pull_as(device, build)
+        assert reply.status_code == 200
+        assert reply.json["min_build"] is None and reply.json["build"] == app.config["DEVICE_BUILD"]
+
+
+def test_a_build_below_min_build_still_pushes_but_may_not_pull(app, device, plant):
+    from webapp.releases import RELEASE
+
+    app.config["MIN_BUILD"] = RELEASE + 1
+    code = plant["codes"][0]
+    old, new = f"{RELEASE}+0123456789ab", f"{RELEASE + 1}+0123456789ab"
+    event = count(device, code, 12)
+    pushed = device.client.post("/api/v1/sync/push", headers=device.headers,
+                                 json={"device_id": device.id, "build": old, "events": [event]})
+    # Its outbox drains: the contract never strands captured work on an old build.
+    assert pushed.status_code == 200 and pushed.json["results"][0]["status"] == "stored"
+    assert pushed.json["min_build"] == RELEASE + 1 and pushed.json["build"] == app.config["DEVICE_BUILD"]
+
+    for build in (old, None, "0123456789ab"):
+        refused = pull_as(device, build)
+        assert refused.status_code == 426, build
+        assert refused.json["error"] == "build_too_old" and refused.json["min_build"] == RELEASE + 1
+        assert refused.json["build"] == app.config["DEVICE_BUILD"]
+        assert "bins" not in refused.json
+    assert pull_as(device, old).json["message"] == "This app version is too old. Update it once everything is synced."
+    zh = device.client.get("/api/v1/sync/pull", query_string={"build": old},
+                           headers={**device.headers, "Accept-Language": "zh-CN"})
+    assert zh.status_code == 426 and zh.json["message"] == "此应用版本过旧。所有记录同步后请更新。"
+
+    fresh = pull_as(device, new)
+    assert fresh.status_code == 200 and fresh.json["min_build"] == RELEASE + 1
+    assert {b["code"]: b["quantity"] for b in fresh.json["bins"]}[code] == 12
+
+
+def test_pull_brings_people_open_transfers_and_inspections_and_the_sampling_plan(app, device, plant):
+    """What the floor needs offline besides bins: who may sign, what is open, how to sample."""
+    from sqlalchemy import select
+
+    from webapp.extensions import db
+    from webapp.models import Bin, Inspection, Setting, Transfer, User, WorkOrder
+
+    with app.app_context():
+        clerk = db.session.execute(select(User).where(User.role == "clerk")).scalars().first()
+        b = db.session.execute(select(Bin).where(Bin.code == plant["codes"][0])).scalar_one()
+        order = db.session.execute(select(WorkOrder)).scalar_one()
+        transfer = Transfer(number="ZX-T1", bin=b, work_order=order, quantity=50, created_by=clerk.id)
+        inspection = Inspection(kind="final", work_order=order, bin_id=b.id, lot_size=800, sample_size=80,
+                                aql="2.5", accept_number=5, reject_number=6, inspector_id=clerk.id)
+        db.session.add_all([transfer, inspection, Setting(key="aql", value="2.5")])
+        db.session.commit()
+        inspection_key = str(inspection.id)
+    first = device.pull().json
+    people = {u["username"]: u for u in first["users"]}
+    assert people[device.user.username]["role"] == device.user.role
+    assert all("password_hash" not in u and "password" not in str(u) for u in first["users"])
+    assert [(t["number"], t["bin_code"]) for t in first["transfers"]] == [("ZX-T1", plant["codes"][0])]
+    [open_inspection] = first["inspections"]
+    assert open_inspection["id"] == inspection_key and open_inspection["sample_size"] == 80
+    assert {"key": "aql", "value": "2.5"} in first["settings"]
+
+    with app.app_context():  # the transfer completes and the inspection passes: both leave the devices
+        found = db.session.get(Inspection, int(inspection_key))
+        found.status = "passed"
+        t = db.session.execute(select(Transfer).where(Transfer.number == "ZX-T1")).scalar_one()
+        t.status = "complete"  # through the ORM, as the app changes them: recorded in the change log
+        db.session.commit()
+    later = device.pull(first["cursor"]).json
+    assert later["deleted"]["transfers"] == ["ZX-T1"] and later["deleted"]["inspections"] == [inspection_key]

@@ -38,3 +38,11 @@ def test_people_land_where_their_work_is(role, home):
                                           ("office", False), (None, False)])
 def test_who_may_count_a_bin(role, allowed):
     assert may(role, Can.COUNT_BIN) is allowed
+
+
+@pytest.mark.parametrize("role,allowed", [("clerk", True), ("keeper", True), ("admin", True),
+                                          ("inspector", False), ("operator", False), ("receiver", False),
+                                          ("director", False), ("follower", False), ("office", False),
+                                          (None, False)])
+def test_who_may_move_a_bin(role, allowed):
+    assert may(role, Can.MOVE_BIN) is allowed

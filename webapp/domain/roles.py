@@ -30,6 +30,7 @@ class Can(StrEnum):
 
     USE_FLOOR = "use_floor"  # scan screen, bin pages
     COUNT_BIN = "count_bin"
+    MOVE_BIN = "move_bin"  # to the next operation, the waiting area or a warehouse
     VIEW_OFFICE = "view_office"
     READ_EVENTS = "read_events"
     SYNC = "sync"  # register a device, push, pull
@@ -43,6 +44,9 @@ CAPABILITIES: dict[Can, frozenset[str]] = {
     # Clerks count (stocktakes too), inspectors count samples, keepers count stores;
     # directors and admins may recount a disputed bin.
     Can.COUNT_BIN: frozenset({Role.CLERK, Role.INSPECTOR, Role.KEEPER, Role.DIRECTOR, Role.ADMIN}),
+    # Clerks move bins between processes, the waiting area and the warehouse; keepers take
+    # bins into and out of their stores (entry and issue slips, §3.4-3.6); admins fix mistakes.
+    Can.MOVE_BIN: frozenset({Role.CLERK, Role.KEEPER, Role.ADMIN}),
     Can.VIEW_OFFICE: OFFICE_ROLES,
     Can.READ_EVENTS: OFFICE_ROLES,
     Can.SYNC: ALL_ROLES,

@@ -34,6 +34,7 @@ class Inspection(db.Model):
     finished_at = mapped_column(UTCDateTime)
     reinspection_of: Mapped[int | None] = mapped_column(ForeignKey("inspections.id"))
     work_order = relationship("WorkOrder")
+    bin = relationship("Bin")
     inspector = relationship("User")
     defects = relationship("Defect", back_populates="inspection")
 

@@ -71,14 +71,20 @@ def push():
         response = error(409, "device_busy", _("Another push from this device is in progress."))
         response.headers["Retry-After"] = "1"
         return response
-    return jsonify(outcome.as_dict(sync_service.min_build()))
+    answer = outcome.as_dict(sync_service.min_build())
+    answer.update(sync_service.builds())
+    return jsonify(answer)
 
 
 @bp.get("/sync/pull")
 @requires(Can.SYNC)
 def pull():
-    """Return the next page of reference data after the device's cursor."""
-    return jsonify(sync_service.pull(request.args.get("cursor"), sync_service.min_build()))
+    """Return the next page of reference data after the device's cursor; 426 for a build below MIN_BUILD."""
+    if sync_service.build_too_old(request.args.get("build")):
+        # Push stays open to such a build, so its outbox drains; only new data is refused.
+        return error(426, "build_too_old", _("This app version is too old. Update it once everything is synced."),
+                     **sync_service.builds())
+    return jsonify(sync_service.pull(request.args.get("cursor")))
 
 
 @bp.get("/events")

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import json
+import re
+from functools import lru_cache
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, url_for
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, send_from_directory, url_for
 from flask_babel import gettext as _
 from sqlalchemy import text
 
 from webapp.auth import public
 from webapp.extensions import db
+from webapp.releases import kept_release
 
 bp = Blueprint("pwa", __name__)
-STATIC = Path(__file__).resolve().parent.parent / "static"
+IMMUTABLE = 365 * 24 * 3600  # a versioned URL names one build's file: its bytes never change
+
+
+def _static() -> Path:
+    return Path(current_app.static_folder or "")
 
 
 @bp.get("/healthz")
@@ -25,7 +32,8 @@ def healthz():
     except Exception:  # any database failure means not healthy
         db.session.rollback()
         return jsonify(status="unavailable"), 503
-    return jsonify(status="ok", build=current_app.config["BUILD"])
+    return jsonify(status="ok", build=current_app.config["BUILD"], release=current_app.config["RELEASE"],
+                   min_build=current_app.config["MIN_BUILD"])
 
 
 @bp.get("/manifest.webmanifest")
@@ -58,20 +66,69 @@ def manifest():
     return response
 
 
+# Static imports between our modules: `import … from "./x.js"`, `export … from "../y.js"`, `import "./z.js"`.
+_IMPORT_RE = re.compile(r"""(?:\bfrom|^\s*import)\s*["'](\.{1,2}/[^"']+\.js)["']""", re.MULTILINE)
+
+
+@lru_cache(maxsize=4)
+def _module_graph(static: str, entry: str, build: str) -> tuple[str, ...]:
+    """Every module `entry` imports, directly or not, by static path (the build keys the cache)."""
+    root = Path(static).resolve()
+    seen, pending = [], [entry]
+    while pending:
+        name = pending.pop(0)
+        path = root / name
+        if name in seen or not path.is_file():
+            continue
+        seen.append(name)
+        for spec in _IMPORT_RE.findall(path.read_text(encoding="utf-8")):
+            target = (path.parent / spec).resolve()
+            if target.is_relative_to(root):
+                pending.append(target.relative_to(root).as_posix())
+    return tuple(seen[1:])
+
+
+@bp.app_template_global()
+def preloaded_modules() -> tuple[str, ...]:
+    """List the modules app.js loads, for <link rel="modulepreload">: fetched at once, not import by import."""
+    return _module_graph(str(_static()), "js/app.js", current_app.config["BUILD"])
+
+
 def precache_urls() -> list[str]:
     """List what the worker keeps for offline use: static files, the manifest, the shells."""
-    urls = [url_for("pwa.offline"), url_for("pwa.offline_bin"), url_for("pwa.sync_panel"), url_for("pwa.manifest")]
-    for path in sorted(STATIC.rglob("*")):
+    urls = [url_for("pwa.offline"), url_for("pwa.offline_bin"), url_for("pwa.offline_scan"), url_for("pwa.sync_panel"),
+            url_for("pwa.manifest")]
+    static, build = _static(), current_app.config["BUILD"]
+    for path in sorted(static.rglob("*")):
         if path.is_file() and path.name != "sw.js" and not path.name.endswith(".LICENSE"):
-            urls.append(url_for("static", filename=path.relative_to(STATIC).as_posix()))
+            urls.append(url_for("pwa.versioned_static", build=build, filename=path.relative_to(static).as_posix()))
     return urls
+
+
+@bp.get("/static/v/<build>/<path:filename>")
+@public
+def versioned_static(build: str, filename: str):
+    """Serve a static file as build `build` shipped it, cached for good; the current file for a build no longer kept."""
+    if filename == "sw.js":
+        abort(404)  # the worker is served from /sw.js only, with its build filled in
+    kept = kept_release(Path(current_app.config["STATIC_RELEASES"]), build)
+    if kept is None and build != current_app.config["BUILD"]:
+        # Older than the previous release: the current file is the best there is, but it is not
+        # that build's, so the browser must not keep it under this name.
+        response = send_from_directory(_static(), filename, max_age=0)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+    response = send_from_directory(kept or _static(), filename, max_age=IMMUTABLE)
+    response.cache_control.public = True
+    response.cache_control.immutable = True
+    return response
 
 
 @bp.get("/sw.js")
 @public
 def service_worker():
     """Serve the service worker from the root scope, never cached by HTTP."""
-    source = (STATIC / "sw.js").read_text(encoding="utf-8")
+    source = (_static() / "sw.js").read_text(encoding="utf-8")
     source = source.replace('"__BUILD__"', json.dumps(current_app.config["BUILD"]))
     source = source.replace('["__PRECACHE__"]', json.dumps(precache_urls()))
     response = Response(source, mimetype="text/javascript")
@@ -99,3 +156,10 @@ def sync_panel():
 def offline_bin():
     """A bin page shell the worker fills from pulled data for bins never opened online."""
     return render_template("pwa/offline_bin.html")
+
+
+@bp.get("/offline/scan")
+@public
+def offline_scan():
+    """The scan screen the worker shows offline when it holds no signed-in copy (a cold start after an update)."""
+    return render_template("floor/scan.html", error=None, code="")

@@ -1,11 +1,9 @@
-"""Bins as people see them: the bin page, codes typed or scanned."""
+"""Bins as people see them: the bin page (what a scan or a typed code means: webapp/domain/scanning.py)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
@@ -13,19 +11,6 @@ from webapp.extensions import db
 from webapp.models import Bin, BinLabel, Count
 from webapp.services.floor_events import find_bin
 from webapp.services.sync_service import events_for
-
-CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,39}$")
-
-
-def code_from_scan(text: str) -> str | None:
-    """Return the bin code in a scanned URL (`…/b/<code>`) or a typed code, or None."""
-    text = text.strip()
-    if "://" in text:
-        path = urlsplit(text).path
-        match = re.fullmatch(r"/b/([^/]+)/?", path)
-        text = match.group(1) if match else ""
-    code = text.upper()
-    return code if CODE_RE.match(code) else None
 
 
 @dataclass

@@ -14,7 +14,7 @@ from sync.registry import EventRegistry, EventType, HandlerContext, PayloadInval
 from webapp.domain.counting import MAX_NOTE, MAX_QUANTITY, CountFact, fold_counts
 from webapp.domain.roles import CAPABILITIES, Can
 from webapp.models import Bin, BinLabel, Count, Transfer
-from webapp.services import review
+from webapp.services import moves, review
 from webapp.models.types import from_ms
 
 
@@ -241,6 +241,10 @@ def build_registry() -> EventRegistry:
         name="bin.counted", version=2, handler=handle_count, batch=handle_counts, validate=validate_count,
         roles=CAPABILITIES[Can.COUNT_BIN], upgrades={1: upgrade_count_v1},
         subject=lambda p: f"bin:{p['bin_code']}",
+    ))
+    registry.register(EventType(
+        name=moves.EVENT_TYPE, version=1, handler=moves.handle_move, batch=moves.handle_moves,
+        validate=moves.validate_move, roles=CAPABILITIES[Can.MOVE_BIN], subject=moves.subject,
     ))
     registry.register(EventType(
         name="exception.resolved", version=1, handler=review.handle_resolution,

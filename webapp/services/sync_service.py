@@ -14,8 +14,9 @@ from sync.db import immediate_writes
 from sync.envelope import MAX_EVENTS_PER_PUSH
 from sync.ingest import DeviceBusy, PushOutcome, ingest_push
 from sync.pull import PullSource, pull_page
+from webapp import releases
 from webapp.extensions import db
-from webapp.models import Bin, Location, Operation, Product, User, WorkOrder
+from webapp.models import Bin, Inspection, Location, Operation, Product, Setting, Transfer, User, WorkOrder
 from webapp.services import blobs
 from webapp.services.devices import actor_roles, ensure_web_device, now_ms
 from webapp.services.floor_events import registry
@@ -141,19 +142,56 @@ def _load_work_orders(session, numbers):
                        "status": w.status} for w in rows}
 
 
+def _load_users(session, usernames):
+    """People a device may show and ask to sign (handover, inspections): never their password hash."""
+    rows = session.execute(select(User).where(User.username.in_(usernames), User.active.is_(True))).scalars()
+    return {u.username: {"username": u.username, "id": u.id, "display_name": u.display_name, "role": u.role}
+            for u in rows}
+
+
+def _load_transfers(session, numbers):
+    """Open transfers only: a completed or refused one leaves the device as a tombstone."""
+    rows = session.execute(select(Transfer).where(Transfer.number.in_(numbers), Transfer.status == "open")).scalars()
+    return {t.number: {"number": t.number, "kind": t.kind, "status": t.status, "bin_code": t.bin.code,
+                       "work_order": t.work_order.number if t.work_order else None,
+                       "from_location": t.from_location.code if t.from_location else None,
+                       "to_location": t.to_location.code if t.to_location else None,
+                       "quantity": t.quantity, "created_at": _iso(t.created_at)} for t in rows}
+
+
+def _load_inspections(session, keys):
+    """Open inspections only, keyed by their id as text."""
+    ids = [int(k) for k in keys if k.isdigit()]
+    rows = session.execute(select(Inspection).where(Inspection.id.in_(ids), Inspection.status == "open")).scalars()
+    return {str(i.id): {"id": str(i.id), "kind": i.kind, "status": i.status, "work_order": i.work_order.number,
+                        "bin_code": i.bin.code if i.bin else None, "lot_size": i.lot_size,
+                        "sample_size": i.sample_size, "aql": i.aql, "accept_number": i.accept_number,
+                        "reject_number": i.reject_number, "started_at": _iso(i.started_at)} for i in rows}
+
+
+def _load_settings(session, keys):
+    """Plant settings the floor works by (the sampling plan: AQL, inspection level)."""
+    rows = session.execute(select(Setting).where(Setting.key.in_(keys))).scalars()
+    return {x.key: {"key": x.key, "value": x.value} for x in rows}
+
+
 PULL_SOURCES = [
     PullSource("bin", "bins", _load_bins),
     PullSource("operation", "operations", _load_operations),
     PullSource("location", "locations", _load_locations),
     PullSource("product", "products", _load_products),
     PullSource("work_order", "work_orders", _load_work_orders),
+    PullSource("user", "users", _load_users),
+    PullSource("transfer", "transfers", _load_transfers),
+    PullSource("inspection", "inspections", _load_inspections),
+    PullSource("setting", "settings", _load_settings),
 ]
 
 
-def pull(cursor: str | None, min_build: str) -> dict[str, Any]:
-    """Return one page of reference data for a device."""
+def pull(cursor: str | None) -> dict[str, Any]:
+    """Return one page of reference data for a device, with the builds it should know about."""
     body = pull_page(db.session, PULL_SOURCES, cursor, now_ms())
-    body["min_build"] = min_build
+    body.update(builds())
     return body
 
 
@@ -181,6 +219,17 @@ def events_for(subject: str | None, limit: int = 200) -> list[dict[str, Any]]:
     return out
 
 
-def min_build() -> str:
-    """Return the oldest app build allowed to pull (empty: any)."""
-    return current_app.config.get("MIN_BUILD", "")
+def min_build() -> int | None:
+    """Return the oldest release allowed to pull (None: any)."""
+    return current_app.config.get("MIN_BUILD")
+
+
+def builds() -> dict[str, Any]:
+    """Return what every sync answer tells a device about builds: the oldest release allowed to pull,
+    and the server's own build (a device on another build asks its service worker for an update)."""
+    return {"min_build": min_build(), "build": current_app.config["DEVICE_BUILD"]}
+
+
+def build_too_old(device_build: object) -> bool:
+    """Say whether a device on this build may no longer pull (it may still push)."""
+    return releases.too_old(device_build, min_build())

@@ -8,7 +8,10 @@
  *   the network (the outbox, not this worker, is what makes writes work offline).
  * - Pages: network first (4 s), then the cached copy, then the offline shells. Pages
  *   are kept for offline use unless the server marks them Cache-Control: no-store.
- * - /static/: stale-while-revalidate from the shell cache.
+ * - /static/v/<build>/: cache first. A versioned URL names one build's file, so its bytes never
+ *   change; the server keeps the previous build's files, so a page of that build still loads
+ *   its own scripts after a deploy.
+ * - Other /static/ files: stale-while-revalidate from the shell cache.
  * - A new build waits until the page sends SKIP_WAITING (it does so only when a person
  *   agrees and the outbox is empty): never reload under someone's hands.
  */
@@ -20,6 +23,7 @@ const SHELL_CACHE = `shopfloor-shell-${BUILD}`;
 const PAGES_CACHE = "shopfloor-pages";
 const NAVIGATION_TIMEOUT_MS = 4000;
 const BIN_PAGE = /^\/b\/[^/]+$/;
+const SCAN_PAGE = /^\/(scan)?$/; // the floor's landing page ("/" redirects there when online)
 
 sw.addEventListener("install", (event) => {
   event.waitUntil(precache());
@@ -74,6 +78,8 @@ sw.addEventListener("fetch", (event) => {
   if (url.origin !== location.origin || url.pathname.startsWith("/api/")) return;
   if (request.mode === "navigate") {
     event.respondWith(navigate(event));
+  } else if (url.pathname.startsWith("/static/v/")) {
+    event.respondWith(cacheFirst(event));
   } else if (url.pathname.startsWith("/static/")) {
     event.respondWith(staleWhileRevalidate(event));
   } else {
@@ -117,17 +123,26 @@ async function navigate(event) {
 }
 
 /**
- * The cached copy of this page, else the offline bin shell for /b/<code>, else /offline.
+ * The cached copy of this page, else the offline bin shell for /b/<code>, else for / and /scan
+ * the scan page last seen (or the scan shell: scanning needs no server), else /offline.
  * @param {Request} request
  * @returns {Promise<Response | undefined>}
  */
 async function offlineCopy(request) {
   const { pathname } = new URL(request.url);
-  return (
-    (await caches.match(request, { ignoreVary: true })) ??
-    (BIN_PAGE.test(pathname) ? await caches.match("/offline/bin") : undefined) ??
-    (await caches.match("/offline"))
-  );
+  // All lookups at once: a scan offline waits on this before the bin page can start.
+  const [own, bin, scan, offline] = await Promise.all([
+    caches.match(request, { ignoreVary: true }),
+    BIN_PAGE.test(pathname) ? caches.match("/offline/bin") : undefined,
+    SCAN_PAGE.test(pathname) ? scanPage() : undefined,
+    caches.match("/offline"),
+  ]);
+  return own ?? bin ?? scan ?? offline;
+}
+
+/** The scan page as last served to this person, else the scan shell rendered for nobody. */
+async function scanPage() {
+  return (await caches.match("/scan", { ignoreVary: true })) ?? (await caches.match("/offline/scan"));
 }
 
 /**
@@ -148,6 +163,24 @@ async function staleWhileRevalidate(event) {
   if (!cached) return network;
   event.waitUntil(network.catch(() => {}));
   return cached;
+}
+
+/**
+ * Answer from the cache; fetch and keep what is missing (only a build's own immutable files:
+ * the server answers an unknown old build with today's file, which must not stay under its name).
+ * @param {FetchEvent} event
+ * @returns {Promise<Response>}
+ */
+async function cacheFirst(event) {
+  const { request } = event;
+  const cached = await caches.match(request);
+  if (cached) return cached;
+  const response = await fetch(request);
+  if (response.ok && response.type === "basic" && /immutable/.test(response.headers.get("Cache-Control") ?? "")) {
+    const copy = response.clone();
+    event.waitUntil(caches.open(SHELL_CACHE).then((cache) => cache.put(request, copy)));
+  }
+  return response;
 }
 
 /**

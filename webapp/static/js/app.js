@@ -5,9 +5,16 @@ import * as syncStatus from "./behaviours/sync-status.js";
 import * as syncPanel from "./behaviours/sync-panel.js";
 import * as offlineBin from "./behaviours/offline-bin.js";
 import * as offlineForm from "./behaviours/offline-form.js";
+import * as appUpdate from "./behaviours/app-update.js";
+import * as codeEntry from "./behaviours/code-entry.js";
+import * as scanScreen from "./behaviours/scan-screen.js";
+import * as wedgeScanner from "./behaviours/wedge-scanner.js";
 import { startSync } from "./offline/sync.js";
 
-/** @typedef {{selector: string, attach(el: Element): void, start?(): void}} Behaviour */
+/**
+ * A behaviour binds to elements (`selector`, `attach`), or listens to the whole page (`start`), or both.
+ * @typedef {{selector?: string, attach?(el: Element): void, start?(): void}} Behaviour
+ */
 
 /**
  * Each binds to the elements matching its selector, once per element. Order matters:
@@ -20,6 +27,10 @@ const behaviours = {
   "sync-panel": syncPanel,
   "offline-bin": offlineBin,
   "offline-form": offlineForm,
+  "app-update": appUpdate,
+  "code-entry": codeEntry,
+  "scan-screen": scanScreen,
+  "wedge-scanner": wedgeScanner,
 };
 
 /** Elements already attached, per behaviour. */
@@ -34,6 +45,7 @@ const attached = new Map(Object.keys(behaviours).map((name) => [name, new WeakSe
  */
 function init(root) {
   for (const [name, behaviour] of Object.entries(behaviours)) {
+    if (!behaviour.selector || !behaviour.attach) continue;
     const done = /** @type {WeakSet<Element>} */ (attached.get(name));
     const found = [...root.querySelectorAll(behaviour.selector)];
     if (root.matches(behaviour.selector)) found.unshift(root);
@@ -54,7 +66,7 @@ function main() {
   });
   navigator.serviceWorker
     ?.register("/sw.js", { scope: "/" })
-    .then(syncStatus.watchForUpdates)
+    .then(appUpdate.watchForUpdates)
     .catch((error) => console.warn("shopfloor: no service worker", error));
   startSync();
 }

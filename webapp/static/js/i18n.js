@@ -27,7 +27,7 @@ export function t(key, vars) {
 }
 
 /** i18n keys naming event types; any other type is looked up by its own name. */
-const TYPE_LABELS = /** @type {Record<string, string>} */ ({ "bin.counted": "count" });
+const TYPE_LABELS = /** @type {Record<string, string>} */ ({ "bin.counted": "count", "bin.moved": "move" });
 
 /**
  * The translated name of an event type ("bin.counted" → "Count").

@@ -2,10 +2,14 @@
 /**
  * The offline bin shell (<main data-offline-bin>), served by the worker for /b/<code> when
  * the server cannot be reached: fill in the bin from the pulled data on this device.
- * Counting works even for a bin the device has never heard of.
+ * Counting works even for a bin the device has never heard of. Moving is offered to the roles
+ * that move bins (data-move-roles, checked against the person signed in on this device), with
+ * the destinations pulled onto the device and the bin's pulled place and version as what the
+ * device saw.
  */
-import { notify, onChange } from "../offline/db.js";
-import { getBin } from "../offline/pull.js";
+import { getMeta, notify, onChange } from "../offline/db.js";
+import { getBin, listLocations } from "../offline/pull.js";
+import { pageLanguage, t } from "../i18n.js";
 
 export const selector = "[data-offline-bin]";
 
@@ -23,7 +27,7 @@ export function attach(main) {
   show(main, code);
   const stop = onChange((change) => {
     if (!main.isConnected) stop();
-    else if (change.type === "pulled") show(main, code);
+    else if (change.type === "pulled" || change.type === "session") show(main, code);
   });
 }
 
@@ -54,6 +58,58 @@ async function show(main, code) {
   if (unknown instanceof HTMLElement) unknown.hidden = Boolean(bin);
   main.toggleAttribute("data-bin-disputed", Boolean(bin?.disputed));
   main.toggleAttribute("data-bin-retired", Boolean(bin?.retired));
+  await offerMove(main, bin);
+}
+
+/** The order destinations are listed in, by kind of place. */
+const KINDS = ["operation", "waiting", "warehouse"];
+
+/**
+ * Show the move form to someone whose role moves bins, with what the device knows.
+ * @param {Element} main
+ * @param {Record<string, any> | undefined} bin
+ */
+async function offerMove(main, bin) {
+  const section = main.querySelector("[data-move-section]");
+  if (!(section instanceof HTMLElement)) return;
+  const session = await getMeta("session");
+  const roles = (section.getAttribute("data-move-roles") ?? "").split(" ");
+  section.hidden = !roles.includes(session?.role);
+  if (section.hidden) return;
+  const form = section.querySelector("form");
+  if (!form) return;
+  const seen = form.querySelector('input[name="seen_location"]');
+  const version = form.querySelector('input[name="seen_version"]');
+  // A form the person already used keeps what it recorded (data-follows) rather than stale pulled data.
+  if (seen instanceof HTMLInputElement && !form.dataset.lastEventId) seen.value = bin?.location_code ?? "";
+  if (version instanceof HTMLInputElement) version.value = String(bin?.version ?? 0);
+  const select = form.querySelector("select[data-destinations]");
+  if (select instanceof HTMLSelectElement) fillDestinations(select, await listLocations(), bin?.location_code);
+}
+
+/**
+ * Replace the destination options by the pulled locations, grouped by kind, named in the page's language.
+ * @param {HTMLSelectElement} select
+ * @param {Record<string, any>[]} places
+ * @param {string | undefined} here where the bin is: not a destination
+ */
+function fillDestinations(select, places, here) {
+  const chosen = select.value;
+  const chinese = (pageLanguage() ?? "").startsWith("zh");
+  const groups = KINDS.map((kind) => {
+    const group = document.createElement("optgroup");
+    group.label = t(`kind_${kind}`);
+    const members = places
+      .filter((place) => place.kind === kind && place.code !== here)
+      .sort((a, b) => String(a.code).localeCompare(String(b.code)));
+    for (const place of members) {
+      const name = (chinese ? place.name_zh : place.name_en) || place.code;
+      group.append(new Option(name, place.code, false, place.code === chosen));
+    }
+    return group;
+  }).filter((group) => group.children.length > 0);
+  const placeholder = select.options[0]?.value === "" ? select.options[0] : new Option("", "");
+  select.replaceChildren(placeholder, ...groups);
 }
 
 /**

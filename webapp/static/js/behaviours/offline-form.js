@@ -53,6 +53,7 @@ function bindForm(form) {
         form.dataset.lastEventId = record.id;
         form.dataset.lastAttachments = record.attachments.join(" ");
         setStatus(status, "saved", t("saved_on_device"));
+        followSaved(form, payload);
         resetVisibleFields(form);
         requestSync("save");
       } catch (error) {
@@ -167,6 +168,20 @@ function payloadOf(form) {
 }
 
 /**
+ * What the page believed is now what this device recorded: <input data-follows="to_location">
+ * takes the saved payload's to_location, so a second move from the same page starts where the
+ * first one left the bin (and does not raise a conflict with this device's own move).
+ * @param {HTMLFormElement} form
+ * @param {Record<string, string | number>} payload
+ */
+function followSaved(form, payload) {
+  for (const field of form.querySelectorAll("input[data-follows]")) {
+    const value = payload[/** @type {HTMLInputElement} */ (field).dataset.follows ?? ""];
+    if (value !== undefined) /** @type {HTMLInputElement} */ (field).value = String(value);
+  }
+}
+
+/**
  * Clear what the person typed, keeping hidden fields (the bin code) for the next count.
  * @param {HTMLFormElement} form
  */
@@ -223,7 +238,8 @@ const STATE_TEXT = /** @type {Record<string, string>} */ ({
 });
 
 /**
- * One record the server does not fully have: "Count · 23 pcs · 14:05 · waiting to sync"
+ * One record the server does not fully have: "Count · 23 pcs · 14:05 · waiting to sync",
+ * "Move · → L-OP20 · 14:06 · waiting to sync"
  * (or "photo pending" once the event is synced and its photos are not).
  * @param {import("../offline/outbox.js").OnDevice} item
  */
@@ -236,7 +252,9 @@ function pendingItem({ record, state }) {
   time.dateTime = when.toISOString();
   time.textContent = when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   const quantity = record.payload?.quantity;
+  const destination = record.payload?.to_location;
   item.append(typeLabel(record.type), " · ");
+  if (destination !== undefined) item.append(`→ ${destination}`, " · ");
   if (quantity !== undefined) item.append(`${quantity} ${t("pieces")}`, " · ");
   item.append(time, " · ", t(STATE_TEXT[state] ?? state));
   return item;

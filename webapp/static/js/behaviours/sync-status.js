@@ -1,8 +1,8 @@
 // @ts-check
 /**
  * The header's sync status, kept current in every tab: [data-connection-state],
- * [data-unsynced-count], [data-last-sync], the [data-sync-now] button, the [data-toast]
- * messages, and the offer to switch to a new build.
+ * [data-unsynced-count], [data-last-sync], the [data-sync-now] button and the [data-toast]
+ * messages (the offer to switch to a new build is app-update's).
  */
 import { t } from "../i18n.js";
 import { getMeta, onChange } from "../offline/db.js";
@@ -145,45 +145,4 @@ function paint(message) {
     el.setAttribute("data-toast-key", message.key ?? "");
     el.hidden = false;
   }
-}
-
-/**
- * Offer a waiting service worker (a new build) once the outbox is empty, and reload only
- * after the person accepted: the new worker must not take over with events unsent.
- * @param {ServiceWorkerRegistration} registration
- */
-export function watchForUpdates(registration) {
-  let accepted = false;
-  const offer = async () => {
-    const waiting = registration.waiting;
-    // No controller yet: this is the first install, nothing old to replace.
-    if (!waiting || !navigator.serviceWorker.controller || accepted) return;
-    if ((await countUnsynced()) > 0) return dismiss("update");
-    toast(t("update_available"), {
-      key: "update",
-      persistent: true,
-      action: {
-        label: t("update_now"),
-        run: async () => {
-          if ((await countUnsynced()) > 0) return dismiss("update"); // saved meanwhile: ask again later
-          accepted = true;
-          dismiss("update");
-          waiting.postMessage({ type: "SKIP_WAITING" });
-        },
-      },
-    });
-  };
-  offer();
-  registration.addEventListener("updatefound", () => {
-    const worker = registration.installing;
-    worker?.addEventListener("statechange", () => {
-      if (worker.state === "installed") offer();
-    });
-  });
-  onChange((change) => {
-    if (["saved", "results", "outbox"].includes(change.type)) offer();
-  });
-  navigator.serviceWorker.addEventListener("controllerchange", () => {
-    if (accepted) location.reload();
-  });
 }

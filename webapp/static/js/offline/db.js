@@ -6,24 +6,34 @@
 import { openDB } from "../../vendor/idb-8.0.4.js";
 import { uuid7 } from "./uuid7.js";
 
-/** Stores filled by pull; cleared together when the server asks for a reset. */
-export const REFERENCE_STORES = ["bins", "operations", "work_orders", "locations", "products"];
+/** Reference stores of schema version 1. */
+const FIRST_STORES = ["bins", "operations", "work_orders", "locations", "products"];
+/** Reference stores added in version 3. */
+const THIRD_STORES = ["users", "transfers", "inspections", "settings"];
 
-/** Key path of each reference store (work orders are known by number, the rest by code). */
+/** Stores filled by pull; cleared together when the server asks for a reset. */
+export const REFERENCE_STORES = [...FIRST_STORES, ...THIRD_STORES];
+
+/** Key path of each reference store (the key the server's pull names rows by). */
 export const REFERENCE_KEYS = /** @type {Record<string, string>} */ ({
   bins: "code",
   operations: "code",
   work_orders: "number",
   locations: "code",
   products: "code",
+  users: "username",
+  transfers: "number",
+  inspections: "id",
+  settings: "key",
 });
 
 /**
  * Schema versions. Each step only adds; data of every earlier version survives.
  * 1: meta, outbox, sent and the reference stores.
  * 2: blobs (photos by SHA-256); sent gets the indexes "attachments" (multiEntry) and "status".
+ * 3: people, open transfers and inspections, plant settings (pulled from the start again).
  */
-const DB_VERSION = 2;
+const DB_VERSION = 3;
 
 /** @typedef {Awaited<ReturnType<typeof openDB>>} ShopfloorDB */
 
@@ -45,7 +55,7 @@ export function openShopfloorDB() {
         const sent = db.createObjectStore("sent", { keyPath: "id" });
         sent.createIndex("seq", "seq");
         sent.createIndex("sent_at", "sent_at");
-        for (const name of REFERENCE_STORES) {
+        for (const name of FIRST_STORES) {
           db.createObjectStore(name, { keyPath: REFERENCE_KEYS[name] });
         }
         // A new database is a new device: its id and seq counter are born with it,
@@ -65,6 +75,13 @@ export function openShopfloorDB() {
         const sent = tx.objectStore("sent");
         sent.createIndex("attachments", "attachments", { multiEntry: true });
         sent.createIndex("status", "result.status");
+      }
+      if (oldVersion < 3) {
+        for (const name of THIRD_STORES) {
+          db.createObjectStore(name, { keyPath: REFERENCE_KEYS[name] });
+        }
+        // The pull cursor is past the changes that made these rows: pull from the start again.
+        if (oldVersion >= 1) tx.objectStore("meta").delete("cursor");
       }
     },
     blocking() {

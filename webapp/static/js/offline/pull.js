@@ -1,7 +1,8 @@
 // @ts-check
 /**
  * Pull: the reference data the floor needs offline (bins, operations, work orders,
- * locations, products), applied page by page together with the server's cursor.
+ * locations, products, people, open transfers and inspections, plant settings), applied
+ * page by page together with the server's cursor.
  */
 import {
   openShopfloorDB,
@@ -98,4 +99,12 @@ async function resetReference() {
  */
 export async function getBin(code) {
   return code ? (await openShopfloorDB()).get("bins", code) : undefined;
+}
+
+/**
+ * Every place a bin can go, as last pulled.
+ * @returns {Promise<Record<string, any>[]>}
+ */
+export async function listLocations() {
+  return (await openShopfloorDB()).getAll("locations");
 }

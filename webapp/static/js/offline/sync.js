@@ -10,6 +10,7 @@ import { getMeta, putMeta, setMeta, deleteMeta, notify, onChange } from "./db.js
 import { pageUser, countUnsynced, nextBatch, envelope, applyPushResponse } from "./outbox.js";
 import { pullAll } from "./pull.js";
 import { uploadPending, uploadsDue } from "./uploads.js";
+import { pageBuild, noteServerBuilds } from "./build.js";
 
 const BATCH = 200;
 const TIMEOUT_MS = 20_000;
@@ -33,7 +34,7 @@ const BACKOFF_MAX_MS = 5 * 60_000;
  */
 class SyncStop extends Error {
   /**
-   * @param {Outcome | "too_large"} outcome
+   * @param {Outcome | "too_large" | "too_old"} outcome
    * @param {{retryIn?: number, honour?: boolean, unasked?: boolean}} [details]
    */
   constructor(outcome, { retryIn, honour = false, unasked = false } = {}) {
@@ -53,6 +54,8 @@ let holdUntil = 0; // Retry-After: nothing automatic before this
 let waitForPerson = false; // after 401/403: only a tap or a new page tries again
 let clockOff = false;
 let again = false; // an event was saved while a sync was under way
+/** @type {boolean | undefined} */
+let saidTooOld; // what this flush's last sync answer said about this build (undefined: nothing)
 /** @type {Promise<Outcome> | null} */
 let running = null;
 
@@ -178,17 +181,17 @@ async function stopped(error) {
 
 /**
  * Push every pending event, pull, then upload photos (files after the events that name
- * them); renew an expired device token once.
+ * them); renew an expired device token once. A build the server calls too old (below its
+ * min_build) still pushes and uploads, to drain what it holds, but pulls nothing.
  */
 async function pushPullUpload() {
   const deviceId = await getMeta("device_id");
   for (let attempt = 0; ; attempt++) {
     const token = await deviceToken(deviceId, attempt > 0);
     try {
+      saidTooOld = undefined;
       const missing = await pushAll(token, deviceId);
-      await pullAll((cursor) =>
-        call("GET", `/sync/pull${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ""}`, { token }),
-      );
+      if (saidTooOld !== true) await pullUnlessRefused(token);
       const uploads = await uploadPending(
         (method, path, { headers, body, timeout } = {}) => send(method, path, { headers, body, timeout, token }),
         missing,
@@ -203,6 +206,22 @@ async function pushPullUpload() {
       }
       throw error;
     }
+  }
+}
+
+/**
+ * Pull reference data. A 426 (this build is below the server's min_build) ends the pull
+ * quietly: the page shows the warning, and pushing and uploading go on.
+ * @param {string} token
+ */
+async function pullUnlessRefused(token) {
+  try {
+    await pullAll((cursor) => {
+      const query = new URLSearchParams({ ...(cursor ? { cursor } : {}), build: pageBuild() });
+      return call("GET", `/sync/pull?${query}`, { token });
+    });
+  } catch (error) {
+    if (!(error instanceof SyncStop && error.outcome === "too_old")) throw error;
   }
 }
 
@@ -354,6 +373,11 @@ async function call(method, path, { body, token, session = false }) {
     const status = response.status;
     if (status === 409) throw new SyncStop("busy", { retryIn: jitter(1_500) });
     if (status === 413) throw new SyncStop("too_large");
+    if (status === 426) {
+      // Below the server's min_build: keep what the refusal says, for the page to show.
+      saidTooOld = await noteServerBuilds(await response.json().catch(() => ({})));
+      throw new SyncStop("too_old");
+    }
     if (!response.ok) throw new SyncStop("offline");
     let data;
     try {
@@ -363,6 +387,7 @@ async function call(method, path, { body, token, session = false }) {
     }
     if (!data || typeof data !== "object") throw new SyncStop("offline");
     checkClock(data.server_now, sentAt, Date.now());
+    saidTooOld = (await noteServerBuilds(data)) ?? saidTooOld;
     return data;
   } finally {
     clearTimeout(timeout);
