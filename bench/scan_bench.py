@@ -105,6 +105,7 @@ INIT = """(() => {
       window.__bench = {
         ...JSON.parse(sessionStorage.getItem("bench") || "{}"), origin: performance.timeOrigin, ready: now(),
         response: nav?.responseEnd ?? 0, parsed: nav?.domInteractive ?? 0, scripts: scripts.length,
+        workerStart: nav?.workerStart ?? 0, fetchStart: nav?.fetchStart ?? 0, responseStart: nav?.responseStart ?? 0,
         scriptsEnd: Math.max(0, ...scripts.map((e) => e.responseEnd)),
       };
     });
@@ -142,6 +143,7 @@ def one_run(page, server_url: str, code: str) -> dict | None:
     return {"total": got["ready"] - got["label"], "decode": got["decoded"] - got["label"],
             "open": got["origin"] - got["decoded"], "load": got["ready"] - got["origin"], "engine": got["engine"],
             "response": got["response"], "parsed": got["parsed"], "scripts": got["scripts"],
+            "workerStart": got["workerStart"], "fetchStart": got["fetchStart"], "responseStart": got["responseStart"],
             "scripts_end": got["scriptsEnd"]}
 
 
@@ -173,7 +175,7 @@ def summary(measured: tuple[list[dict], int]) -> dict:
         "median_open_ms": round(statistics.median(r["open"] for r in results), 1),
         "median_load_ms": round(statistics.median(r["load"] for r in results), 1),
         "load_parts_ms": {k: round(statistics.median(r[k] for r in results), 1)
-                          for k in ("response", "parsed", "scripts_end")},
+                          for k in ("workerStart", "fetchStart", "responseStart", "response", "parsed", "scripts_end")},
         "scripts": results[0]["scripts"],
     }
 
