@@ -101,7 +101,8 @@ def create_app(config: object | None = None) -> Flask:
                 "current_locale": str(get_locale()),
                 "office_roles": OFFICE_ROLES, "role_name": names.role_name, "local_name": names.local_name,
                 "kind_names": names.LOCATION_KINDS, "outcome_names": names.COUNT_OUTCOMES,
-                "exception_names": names.EXCEPTION_CODES}
+                "exception_names": names.EXCEPTION_CODES, "transfer_kind_names": names.TRANSFER_KINDS,
+                "inspection_kind_names": names.INSPECTION_KINDS}
 
     @app.template_filter("when")
     def when(value) -> str:

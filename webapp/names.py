@@ -24,6 +24,19 @@ LOCATION_KINDS = {
     "empty": _l("Empty / not placed"),
 }
 
+TRANSFER_KINDS = {
+    "next_operation": _l("To the next operation"),
+    "waiting": _l("To a waiting area"),
+    "warehouse": _l("Into the warehouse"),
+    "return": _l("Returned"),
+}
+
+INSPECTION_KINDS = {
+    "first_piece": _l("First-piece inspection"),
+    "mid_production": _l("Mid-production inspection"),
+    "final": _l("Final inspection (AQL sampling)"),
+}
+
 COUNT_OUTCOMES = {
     "recorded": _l("recorded"),
     "confirmed": _l("confirmed"),

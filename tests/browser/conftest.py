@@ -68,6 +68,7 @@ def persistent_phone(playwright, server, tmp_path):
         str(tmp_path / "profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
         viewport=PHONE, has_touch=True, is_mobile=True, locale="en-GB", base_url=server.url)
     context.set_default_timeout(15_000)
+    report_console(context)
     yield context
     context.close()
 
@@ -78,8 +79,19 @@ def phone(browser, server):
     context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True, locale="en-GB",
                                   base_url=server.url)
     context.set_default_timeout(15_000)
+    report_console(context)
     yield context
     context.close()
+
+
+def report_console(context) -> None:
+    """Print the pages' warnings and errors: pytest shows them beside a failing test."""
+    def watch(page):
+        page.on("console", lambda m: m.type in ("warning", "error") and print(f"[{page.url}] {m.type}: {m.text}"))
+        page.on("pageerror", lambda e: print(f"[{page.url}] uncaught: {e}"))
+    context.on("page", watch)
+    for page in context.pages:
+        watch(page)
 
 
 def sign_in(page, username: str, password: str = "demo") -> None:
@@ -92,8 +104,17 @@ def sign_in(page, username: str, password: str = "demo") -> None:
 
 
 def wait_for_service_worker(page) -> None:
-    """Wait until the service worker controls the page."""
-    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null")
+    """Wait until the service worker controls the page (it first fetches the whole shell, 1.5 MB)."""
+    try:
+        page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null",
+                               timeout=30_000)
+    except Exception as error:
+        state = page.evaluate("""async () => {
+            const r = await navigator.serviceWorker.getRegistration();
+            return r ? {installing: r.installing?.state, waiting: r.waiting?.state, active: r.active?.state}
+                     : "no registration";
+        }""")
+        raise AssertionError(f"the service worker does not control {page.url}: {state}") from error
 
 
 @pytest.fixture

@@ -431,7 +431,9 @@ def test_wiped_site_data_makes_a_new_device_whose_counts_still_store(phone, serv
     old = device(page)["device_id"]
 
     cdp = phone.new_cdp_session(page)
+    page.goto("about:blank")  # as a person does: the browser's settings, then the app again
     cdp.send("Storage.clearDataForOrigin", {"origin": server.url, "storageTypes": "all"})
+    assert phone.cookies(server.url) == []
     sign_in(page, "clerk")  # the cookies went too
     page.goto(f"/b/{code}")
     save_count(page, 3)

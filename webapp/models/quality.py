@@ -21,7 +21,7 @@ class Inspection(db.Model):
     status: Mapped[str] = mapped_column(String(20), default="open", index=True)  # open|passed|failed
     work_order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), index=True)
     operation_id: Mapped[int | None] = mapped_column(ForeignKey("operations.id"))
-    bin_id: Mapped[int | None] = mapped_column(ForeignKey("bins.id"))
+    bin_id: Mapped[int | None] = mapped_column(ForeignKey("bins.id"), index=True)
     lot_size: Mapped[int | None] = mapped_column(Integer)
     sample_size: Mapped[int | None] = mapped_column(Integer)
     aql: Mapped[str | None] = mapped_column(String(10))

@@ -18,9 +18,9 @@ bp = Blueprint("floor", __name__)
 
 
 @bp.app_context_processor
-def move_roles():
-    """Tell the offline bin shell (rendered for nobody) which roles it offers the move to."""
-    return {"move_roles": sorted(CAPABILITIES[Can.MOVE_BIN])}
+def action_roles():
+    """Tell the offline bin shell (rendered for nobody) which roles it offers the count and the move to."""
+    return {"move_roles": sorted(CAPABILITIES[Can.MOVE_BIN]), "count_roles": sorted(CAPABILITIES[Can.COUNT_BIN])}
 
 
 @bp.get("/")

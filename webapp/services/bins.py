@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.models import Bin, BinLabel, Count
+from webapp.models import Bin, BinLabel, Count, Inspection, Transfer
 from webapp.services.floor_events import find_bin
 from webapp.services.sync_service import events_for
 
@@ -22,6 +22,8 @@ class BinView:
     counts: list[Count]
     events: list[dict]
     since: datetime | None
+    open_transfers: list[Transfer]
+    open_inspections: list[Inspection]
 
 
 def bin_view(code: str) -> BinView:
@@ -36,4 +38,12 @@ def bin_view(code: str) -> BinView:
             select(Count).where(Count.bin_id == found.id).order_by(Count.counted_at.desc()).limit(10)
         ).scalars().all()
     events = events_for(f"bin:{found.code if found else code}", limit=20)
-    return BinView(found, retired, counts, events, found.location_since if found else None)
+    transfers, inspections = [], []
+    if found is not None:
+        transfers = db.session.execute(
+            select(Transfer).where(Transfer.bin_id == found.id, Transfer.status == "open").order_by(Transfer.id)
+        ).scalars().all()
+        inspections = db.session.execute(
+            select(Inspection).where(Inspection.bin_id == found.id, Inspection.status == "open").order_by(Inspection.id)
+        ).scalars().all()
+    return BinView(found, retired, counts, events, found.location_since if found else None, transfers, inspections)

@@ -15,7 +15,7 @@ from webapp.domain.label_codes import mint
 from webapp.domain.roles import Role
 from webapp.extensions import db
 from webapp.models import (
-    Bin, BinLabel, Location, Operation, Plant, Product, Route, RouteStep, Setting, Signature, SlipBook,
+    Bin, BinLabel, Inspection, Location, Operation, Plant, Product, Route, RouteStep, Setting, Signature, SlipBook,
     SpecGroup, Transfer, User, WorkOrder, Workshop,
 )
 from webapp.models.types import from_ms
@@ -129,7 +129,36 @@ def load(seed: int = 7, password: str = "demo", timezone: str = "Asia/Shanghai")
         db.session.add(BinLabel(code=code, bin=b, minted_at=from_ms(now - 30 * DAY_MS)))
     db.session.flush()
     _history(rng, users, bins, ops, locations, now, timezone)
+    _open_work(users, bins, ops, locations, now)
     db.session.commit()
+
+
+def _open_work(users, bins, ops, locations, now) -> None:
+    """What is under way this shift: slips waiting for their signatures, inspections not yet finished."""
+    loc_by_op = {loc.operation_id: loc for loc in locations}
+    at_operations = [b for b in bins if b.location is not None and b.location.kind == "operation"
+                     and b.location.operation_id != ops[-1].id]
+    for number, b in enumerate(at_operations[:3], start=9001):
+        nxt = ops[next(i for i, o in enumerate(ops) if o.id == b.location.operation_id) + 1]
+        opened = from_ms(now - (20 + 25 * (number - 9001)) * 60_000)
+        t = Transfer(number=f"ZX-{number:05d}", kind="next_operation", status="open", bin=b,
+                     work_order=b.work_order, product=b.product, part_name=b.product.name_zh,
+                     from_location=b.location, to_location=loc_by_op[nxt.id], quantity=b.quantity,
+                     created_by=users[Role.CLERK].id, created_at=opened)
+        db.session.add(t)
+        db.session.add(Signature(transfer=t, step="clerk", user_id=users[Role.CLERK].id, quantity=b.quantity,
+                                 signed_at=opened))
+    first = at_operations[3] if len(at_operations) > 3 else None
+    if first is not None:
+        db.session.add(Inspection(kind="first_piece", work_order=first.work_order, bin_id=first.id,
+                                  operation_id=first.location.operation_id, lot_size=first.quantity,
+                                  inspector_id=users[Role.INSPECTOR].id, started_at=from_ms(now - 15 * 60_000)))
+    stored = next((b for b in bins if b.location is not None and b.location.kind == "warehouse"), None)
+    if stored is not None:
+        # GB/T 2828.1, general level II: a lot of 91-150 is code letter F, 20 pieces; AQL 2.5 accepts 1.
+        db.session.add(Inspection(kind="final", work_order=stored.work_order, bin_id=stored.id, lot_size=120,
+                                  sample_size=20, aql="2.5", accept_number=1, reject_number=2,
+                                  inspector_id=users[Role.INSPECTOR].id, started_at=from_ms(now - 40 * 60_000)))
 
 
 def _history(rng, users, bins, ops, locations, now, timezone) -> None:

@@ -32,16 +32,30 @@ sw.addEventListener("install", (event) => {
 /** Fetch every shell file; any failure fails the install, so a half shell is never used. */
 async function precache() {
   const cache = await caches.open(SHELL_CACHE);
-  await Promise.all(
-    PRECACHE.map(async (url) => {
+  await Promise.all(PRECACHE.map(async (url) => cache.put(url, await fetchForShell(url))));
+}
+
+/** Attempts per shell file: floor Wi-Fi drops a request now and then, an install should not fail for it. */
+const ATTEMPTS = 4;
+
+/** @param {string} url */
+async function fetchForShell(url) {
+  for (let attempt = 1; ; attempt++) {
+    let problem;
+    try {
       // Bypass the HTTP cache: a stale copy would pin an old file under the new build.
       // No cookies: the offline shells must be rendered for nobody, whoever installs.
       const response = await fetch(new Request(url, { cache: "reload", credentials: "omit" }));
       // A redirect (to the login page, say) must never be cached as the offline shell.
-      if (!response.ok || response.redirected) throw new Error(`precache ${url}: ${response.status}`);
-      await cache.put(url, response);
-    }),
-  );
+      if (response.ok && !response.redirected) return response;
+      problem = new Error(`precache ${url}: ${response.status}`);
+      if (response.status < 500 && response.status !== 429) throw problem; // asking again gives the same
+    } catch (error) {
+      if (attempt >= ATTEMPTS || error === problem) throw error;
+    }
+    if (attempt >= ATTEMPTS) throw problem;
+    await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt));
+  }
 }
 
 sw.addEventListener("activate", (event) => {
@@ -58,6 +72,8 @@ sw.addEventListener("activate", (event) => {
 
 sw.addEventListener("message", (event) => {
   if (event.data?.type === "SKIP_WAITING") sw.skipWaiting();
+  // A page that was mid-navigation when this worker activated missed its clients.claim().
+  if (event.data?.type === "CLAIM") event.waitUntil(sw.clients.claim());
 });
 
 // Background Sync: the pages hold the sync code, so wake them rather than duplicate it here.

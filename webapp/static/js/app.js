@@ -64,11 +64,50 @@ function main() {
   document.addEventListener("htmx:load", (event) => {
     if (event.target instanceof Element) init(event.target);
   });
-  navigator.serviceWorker
-    ?.register("/sw.js", { scope: "/" })
-    .then(appUpdate.watchForUpdates)
-    .catch((error) => console.warn("shopfloor: no service worker", error));
+  registerWorker();
   startSync();
+}
+
+/** Seconds before asking again for a worker whose install failed (the server or the Wi-Fi dropped). */
+const REINSTALL_AFTER = 15;
+
+/**
+ * Register the service worker. An install that fails (a shell file could not be fetched) leaves
+ * this page without offline support, so it is tried again a little later and when the network
+ * comes back, until a worker is active.
+ */
+let watching = false;
+
+function registerWorker() {
+  if (!navigator.serviceWorker) return;
+  let retry = 0;
+  const again = () => {
+    clearTimeout(retry);
+    retry = window.setTimeout(registerWorker, REINSTALL_AFTER * 1000);
+  };
+  // Chromium leaves a page uncontrolled when the worker activates (and claims its clients) while
+  // that page is still being navigated to, as after signing in: ask the active worker to claim it.
+  navigator.serviceWorker.ready.then((registration) => {
+    if (!navigator.serviceWorker.controller) registration.active?.postMessage({ type: "CLAIM" });
+  });
+  navigator.serviceWorker
+    .register("/sw.js", { scope: "/" })
+    .then((registration) => {
+      if (!watching) appUpdate.watchForUpdates(registration);
+      watching = true;
+      const installing = registration.installing;
+      installing?.addEventListener("statechange", () => {
+        if (installing.state === "redundant" && !registration.active) {
+          console.warn("shopfloor: the service worker did not install; trying again");
+          again();
+          window.addEventListener("online", registerWorker, { once: true });
+        }
+      });
+    })
+    .catch((error) => {
+      console.warn("shopfloor: no service worker", error);
+      again();
+    });
 }
 
 // Module scripts run after parsing, but possibly before DOMContentLoaded.

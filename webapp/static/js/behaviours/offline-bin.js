@@ -8,7 +8,7 @@
  * device saw.
  */
 import { getMeta, notify, onChange } from "../offline/db.js";
-import { getBin, listLocations } from "../offline/pull.js";
+import { getBin, listLocations, listOpenWork } from "../offline/pull.js";
 import { pageLanguage, t } from "../i18n.js";
 
 export const selector = "[data-offline-bin]";
@@ -58,7 +58,64 @@ async function show(main, code) {
   if (unknown instanceof HTMLElement) unknown.hidden = Boolean(bin);
   main.toggleAttribute("data-bin-disputed", Boolean(bin?.disputed));
   main.toggleAttribute("data-bin-retired", Boolean(bin?.retired));
-  await offerMove(main, bin);
+  const retired = main.querySelector("p[data-bin-retired]");
+  if (retired instanceof HTMLElement) retired.hidden = !bin?.retired;
+  await Promise.all([offerCount(main), offerMove(main, bin), showOpenWork(main, code)]);
+}
+
+/**
+ * Show the count form to someone whose role counts bins (data-count-roles).
+ * @param {Element} main
+ */
+async function offerCount(main) {
+  const section = main.querySelector("[data-count-section]");
+  if (!(section instanceof HTMLElement)) return;
+  const session = await getMeta("session");
+  section.hidden = !(section.getAttribute("data-count-roles") ?? "").split(" ").includes(session?.role);
+  const button = main.querySelector('[data-action="count"]');
+  if (button instanceof HTMLElement) button.hidden = section.hidden;
+}
+
+/**
+ * List the bin's open transfer slips and inspections from the pulled data.
+ * @param {Element} main
+ * @param {string} code
+ */
+async function showOpenWork(main, code) {
+  const transfersList = main.querySelector("[data-open-transfers]");
+  const inspectionsList = main.querySelector("[data-open-inspections]");
+  const none = main.querySelector("[data-open-none]");
+  if (!transfersList || !inspectionsList) return;
+  const [{ transfers, inspections }, places] = await Promise.all([listOpenWork(code), listLocations()]);
+  const chinese = (pageLanguage() ?? "").startsWith("zh");
+  const placeName = (/** @type {string | null} */ placeCode) => {
+    const place = places.find((p) => p.code === placeCode);
+    return (place && (chinese ? place.name_zh : place.name_en)) || placeCode || "—";
+  };
+  transfersList.replaceChildren(
+    ...transfers.map((slip) => {
+      const item = document.createElement("li");
+      const head = document.createElement("strong");
+      head.textContent = `${t("slip")} ${slip.number}`;
+      item.append(head, ` · ${t(`transfer_kind_${slip.kind}`)}: ${placeName(slip.from_location)} → ` +
+        `${placeName(slip.to_location)}, ${t("pieces", { n: slip.quantity })}`);
+      return item;
+    }),
+  );
+  inspectionsList.replaceChildren(
+    ...inspections.map((inspection) => {
+      const item = document.createElement("li");
+      const head = document.createElement("strong");
+      head.textContent = t(`inspection_kind_${inspection.kind}`);
+      let text = ` · ${t("work_order")} ${inspection.work_order}`;
+      if (inspection.sample_size) {
+        text += ` · ${t("sample_of", { n: inspection.sample_size, lot: inspection.lot_size ?? "—", aql: inspection.aql ?? "—" })}`;
+      }
+      item.append(head, text);
+      return item;
+    }),
+  );
+  if (none instanceof HTMLElement) none.hidden = transfers.length + inspections.length > 0;
 }
 
 /** The order destinations are listed in, by kind of place. */
@@ -75,6 +132,8 @@ async function offerMove(main, bin) {
   const session = await getMeta("session");
   const roles = (section.getAttribute("data-move-roles") ?? "").split(" ");
   section.hidden = !roles.includes(session?.role);
+  const button = main.querySelector('[data-action="move"]');
+  if (button instanceof HTMLElement) button.hidden = section.hidden;
   if (section.hidden) return;
   const form = section.querySelector("form");
   if (!form) return;

@@ -102,6 +102,18 @@ export async function getBin(code) {
 }
 
 /**
+ * The open transfer slips and inspections of one bin, as last pulled (a few hundred at most are open).
+ * @param {string} code
+ * @returns {Promise<{transfers: Record<string, any>[], inspections: Record<string, any>[]}>}
+ */
+export async function listOpenWork(code) {
+  const db = await openShopfloorDB();
+  const [transfers, inspections] = await Promise.all([db.getAll("transfers"), db.getAll("inspections")]);
+  const mine = (/** @type {Record<string, any>} */ row) => row.bin_code === code && row.status === "open";
+  return { transfers: transfers.filter(mine), inspections: inspections.filter(mine) };
+}
+
+/**
  * Every place a bin can go, as last pulled.
  * @returns {Promise<Record<string, any>[]>}
  */
