@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import jsonify, render_template, request
+from flask import current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
@@ -21,6 +21,7 @@ def register(app) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
+        current_app.logger.warning("CSRF refused %s %s: %s", request.method, request.path, exc.description)
         return page(400, _("Form expired"), _("The form was open too long or came from elsewhere. "
                                              "Reload the page and try again; nothing was saved."))
 

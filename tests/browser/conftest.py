@@ -40,6 +40,10 @@ def server(demo_database, tmp_path):
     live.start()
     yield live
     live.close()
+    # The server's warnings and errors: pytest shows them beside a failing test.
+    for line in (tmp_path / "server.log").read_text(errors="replace").splitlines():
+        if "WARNING" in line or "ERROR" in line or "Traceback" in line:
+            print("server:", line)
 
 
 @pytest.fixture(scope="session")
