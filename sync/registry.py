@@ -15,6 +15,32 @@ class PayloadInvalid(EnvelopeError):
     """A payload that breaks its type's schema; the event goes to quarantine, kept."""
 
 
+def text_field(payload: dict[str, Any], name: str, *, required: bool, limit: int) -> str | None:
+    """Return a payload's text field, stripped (None when optional and absent or empty), or refuse it."""
+    value = payload.get(name)
+    if value is None or (value == "" and not required):
+        if required:
+            raise PayloadInvalid(name, "is required")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise PayloadInvalid(name, "must be text")
+    if len(value) > limit:
+        raise PayloadInvalid(name, f"must be at most {limit} characters")
+    return value.strip()
+
+
+def count_field(payload: dict[str, Any], name: str, *, required: bool, limit: int) -> int | None:
+    """Return a payload's whole number from 0 to `limit` (None when optional and absent), or refuse it."""
+    value = payload.get(name)
+    if value is None and not required:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PayloadInvalid(name, "must be a whole number")
+    if not 0 <= value <= limit:
+        raise PayloadInvalid(name, f"must be between 0 and {limit}")
+    return value
+
+
 @dataclass(frozen=True)
 class RuleBroken:
     """A domain rule an event broke: the event is stored and the office reviews it."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, render_template, request
+from flask import Response, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
@@ -11,12 +11,28 @@ def _json() -> bool:
     return request.path.startswith("/api/")
 
 
+def _for_a_page() -> bool:
+    """Whether a person's page asked (not an image, script or icon the browser fetched for one).
+
+    Only pages get the HTML error page: it carries a CSRF token, and rendering one for a request
+    without the session cookie starts a new session. A late answer to such a request (the
+    browser's /favicon.ico for a page, say) would then replace the session of a sign-in form
+    opened meanwhile, and that form would be refused.
+    """
+    dest = request.headers.get("Sec-Fetch-Dest")
+    if dest is not None:
+        return dest in ("document", "iframe", "empty")
+    return not request.headers.get("Accept", "").startswith(("image/", "text/css", "font/"))
+
+
 def register(app) -> None:
     """Answer errors with a page for people and JSON for devices."""
 
     def page(status: int, title: str, message: str):
         if _json():
             return jsonify(error=title, message=message), status
+        if not _for_a_page():
+            return Response(f"{status} {title}", status=status, mimetype="text/plain")
         return render_template("errors/error.html", status=status, title=title, message=message), status
 
     @app.errorhandler(CSRFError)

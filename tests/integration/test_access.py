@@ -37,6 +37,7 @@ TABLE = {
     "labels.retire": ("POST", "/admin/labels/retire", ADMINS),
     "pwa.healthz": ("GET", "/healthz", PUBLIC),
     "pwa.manifest": ("GET", "/manifest.webmanifest", PUBLIC),
+    "pwa.favicon": ("GET", "/favicon.ico", PUBLIC),
     "pwa.service_worker": ("GET", "/sw.js", PUBLIC),
     "pwa.offline": ("GET", "/offline", PUBLIC),
     "pwa.offline_bin": ("GET", "/offline/bin", PUBLIC),

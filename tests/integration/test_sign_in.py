@@ -78,3 +78,29 @@ def test_sign_in_is_rate_limited(migrated, tmp_path, make_app):
     assert codes == [422, 422, 422, 429]
     assert "Too many sign-in attempts" in client.post("/login", data={"username": "x", "password": "y",
                                                                        "csrf_token": token}).text
+
+
+def test_what_the_browser_fetches_by_itself_never_replaces_a_sign_in_forms_session(app, make_user):
+    """A browser asks for /favicon.ico (or an image) for a page before it has the session cookie.
+    Answering with the HTML error page started a session of its own, whose cookie, arriving after
+    the sign-in page's, got the sign-in refused as "Form expired" (seen in the browser suite)."""
+    import re
+
+    make_user("clerk", username="late-icon")
+    browser = app.test_client()
+    form = browser.get("/login", headers={"Sec-Fetch-Dest": "document"}).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    # The icon requests left before the sign-in page's cookie existed: they carry none.
+    for path in ("/favicon.ico", "/apple-touch-icon.png"):
+        with app.test_client().get(path, headers={"Sec-Fetch-Dest": "image", "Accept": "image/*"}) as late:
+            assert late.status_code in (200, 404)
+            assert "Set-Cookie" not in late.headers  # nothing to replace the form's session with
+    signed_in = browser.post("/login", data={"username": "late-icon", "password": "pw", "csrf_token": token})
+    assert signed_in.status_code == 303
+
+
+def test_a_wrong_address_still_gets_the_translated_page(app):
+    page = app.test_client().get("/no-such-page", headers={"Sec-Fetch-Dest": "document", "Accept": "text/html"})
+    assert page.status_code == 404 and "There is nothing at this address." in page.text
+    with app.test_client().get("/favicon.ico") as icon:
+        assert icon.status_code == 200 and icon.mimetype == "image/png"

@@ -36,6 +36,13 @@ def healthz():
                    min_build=current_app.config["MIN_BUILD"])
 
 
+@bp.get("/favicon.ico")
+@public
+def favicon():
+    """The icon browsers ask for by themselves (pages that are not ours, such as /healthz, name none)."""
+    return send_from_directory(_static() / "icons", "icon-192.png", mimetype="image/png", max_age=86400)
+
+
 @bp.get("/manifest.webmanifest")
 @public
 def manifest():

@@ -10,7 +10,9 @@ from sqlalchemy import bindparam, func, insert, select, update
 
 from sync.envelope import SHA256_RE
 from sync.pull import record_changes
-from sync.registry import EventRegistry, EventType, HandlerContext, PayloadInvalid, RuleBroken
+from sync.registry import (
+    EventRegistry, EventType, HandlerContext, PayloadInvalid, RuleBroken, count_field, text_field,
+)
 from webapp.domain.counting import MAX_NOTE, MAX_QUANTITY, CountFact, fold_counts
 from webapp.domain.roles import CAPABILITIES, Can
 from webapp.models import Bin, BinLabel, Count, Transfer
@@ -18,32 +20,15 @@ from webapp.services import moves, review
 from webapp.models.types import from_ms
 
 
-def _text(payload: dict, name: str, *, required: bool, limit: int) -> str | None:
-    value = payload.get(name)
-    if value is None or (value == "" and not required):
-        if required:
-            raise PayloadInvalid(name, "is required")
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise PayloadInvalid(name, "must be text")
-    if len(value) > limit:
-        raise PayloadInvalid(name, f"must be at most {limit} characters")
-    return value.strip()
-
-
 UNITS = ("pcs", "kg")
 
 
 def validate_count(payload: dict[str, Any]) -> dict[str, Any]:
     """Check a `bin.counted` v2 payload: {bin_code, quantity, unit, note?, photos?}."""
-    code = _text(payload, "bin_code", required=True, limit=40)
-    quantity = payload.get("quantity")
-    if isinstance(quantity, bool) or not isinstance(quantity, int):
-        raise PayloadInvalid("quantity", "must be a whole number")
-    if not 0 <= quantity <= MAX_QUANTITY:
-        raise PayloadInvalid("quantity", f"must be between 0 and {MAX_QUANTITY}")
+    code = text_field(payload, "bin_code", required=True, limit=40)
+    quantity = count_field(payload, "quantity", required=True, limit=MAX_QUANTITY)
     clean: dict[str, Any] = {"bin_code": code.upper(), "quantity": quantity}
-    note = _text(payload, "note", required=False, limit=MAX_NOTE)
+    note = text_field(payload, "note", required=False, limit=MAX_NOTE)
     if note:
         clean["note"] = note
     unit = payload.get("unit")

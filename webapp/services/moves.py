@@ -27,7 +27,7 @@ from sqlalchemy import bindparam, insert, select, update
 
 from sync import schema
 from sync.pull import record_changes
-from sync.registry import HandlerContext, PayloadInvalid, RuleBroken
+from sync.registry import HandlerContext, PayloadInvalid, RuleBroken, count_field, text_field
 from webapp.domain.counting import MAX_NOTE, MAX_QUANTITY, CountFact, fold_counts
 from webapp.domain.moving import TRANSFER_KINDS, HeldCount, MoveFact, MoveVerdict, fold_moves, held_before, judge_move
 from webapp.extensions import db
@@ -41,43 +41,19 @@ NUMBER_PREFIX = "MV-"  # transfers a move stored; the rest of the number is the 
 MAX_CODE = 40
 
 
-def _text(payload: dict[str, Any], name: str, *, required: bool, limit: int) -> str | None:
-    value = payload.get(name)
-    if value is None or (value == "" and not required):
-        if required:
-            raise PayloadInvalid(name, "is required")
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise PayloadInvalid(name, "must be text")
-    if len(value) > limit:
-        raise PayloadInvalid(name, f"must be at most {limit} characters")
-    return value.strip()
-
-
-def _count(payload: dict[str, Any], name: str, *, required: bool, limit: int) -> int | None:
-    value = payload.get(name)
-    if value is None and not required:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise PayloadInvalid(name, "must be a whole number")
-    if not 0 <= value <= limit:
-        raise PayloadInvalid(name, f"must be between 0 and {limit}")
-    return value
-
-
 def move_shape(payload: dict[str, Any]) -> dict[str, Any]:
     """Check the fields of a `bin.moved` v1 payload without looking anything up; return it cleaned."""
     clean: dict[str, Any] = {
-        "bin_code": _text(payload, "bin_code", required=True, limit=MAX_CODE).upper(),
-        "to_location": _text(payload, "to_location", required=True, limit=MAX_CODE),
+        "bin_code": text_field(payload, "bin_code", required=True, limit=MAX_CODE).upper(),
+        "to_location": text_field(payload, "to_location", required=True, limit=MAX_CODE),
         # A device that never heard of the bin saw it nowhere: null.
-        "seen_location": _text(payload, "seen_location", required=False, limit=MAX_CODE),
-        "seen_version": _count(payload, "seen_version", required=True, limit=2**31 - 1),
+        "seen_location": text_field(payload, "seen_location", required=False, limit=MAX_CODE),
+        "seen_version": count_field(payload, "seen_version", required=True, limit=2**31 - 1),
     }
-    quantity = _count(payload, "quantity", required=False, limit=MAX_QUANTITY)
+    quantity = count_field(payload, "quantity", required=False, limit=MAX_QUANTITY)
     if quantity is not None:
         clean["quantity"] = quantity
-    note = _text(payload, "note", required=False, limit=MAX_NOTE)
+    note = text_field(payload, "note", required=False, limit=MAX_NOTE)
     if note:
         clean["note"] = note
     return clean

@@ -26,8 +26,24 @@ const BIN_PAGE = /^\/b\/[^/]+$/;
 const SCAN_PAGE = /^\/(scan)?$/; // the floor's landing page ("/" redirects there when online)
 
 sw.addEventListener("install", (event) => {
-  event.waitUntil(precache());
+  event.waitUntil(Promise.all([precache(), routeStaticFiles(event)]));
 });
+
+/**
+ * A build's own static files never change: where the browser has the static routing API
+ * (Chromium 123+), they are served straight from this build's cache (the network when missing)
+ * without starting this worker or running its fetch handler for each of them, which is most of
+ * a page's start when there are 27 modules. Elsewhere the fetch handler does the same (cacheFirst).
+ * @param {any} event
+ */
+async function routeStaticFiles(event) {
+  if (typeof event.addRoutes !== "function") return;
+  try {
+    await event.addRoutes({ condition: { urlPattern: "/static/v/*" }, source: { cacheName: SHELL_CACHE } });
+  } catch (error) {
+    console.warn("shopfloor: static routes refused", error); // the fetch handler still serves them
+  }
+}
 
 /** Fetch every shell file; any failure fails the install, so a half shell is never used. */
 async function precache() {
