@@ -104,4 +104,6 @@ def test_a_replaced_label_points_to_its_bin_and_a_retired_bin_says_so(app, clien
     page = client.get(f"/b/{old}").text
     assert "This label was replaced" in page and f'href="/b/{new}"' in page
     assert "This bin is retired" not in page
-    assert "This bin is retired" in client.get(f"/b/{plant['codes'][1]}").text
+    retired = client.get(f"/b/{plant['codes'][1]}").text
+    assert "This bin is retired" in retired and ": cracked)" in retired  # when, and the reason given
+    assert ": torn)" in page

@@ -30,7 +30,8 @@ def bin_view(code: str) -> BinView:
     """Load a bin by its code (or a replaced label's code) with its recent counts and events."""
     found = find_bin(db.session, code)
     retired = None
-    if found is not None and found.code != code:
+    if found is not None and (found.code != code or found.status == "retired"):
+        # A replaced label (the code scanned), or a retired bin's own label: when and why.
         retired = db.session.execute(select(BinLabel).where(BinLabel.code == code)).scalar_one_or_none()
     counts = []
     if found is not None:
