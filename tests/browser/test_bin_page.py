@@ -1,5 +1,7 @@
 """What a scan opens, offline, from the data pulled onto the device: the bin, its open work, the role's actions."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -49,6 +51,7 @@ def test_offline_a_bin_page_lists_open_slips_and_inspections_from_pulled_data(ph
     expect(slips).to_contain_text("Slip ZX-09001")
     expect(slips).to_contain_text("To the next operation")
     expect(slips).to_contain_text("station →")  # from one station to the next, by name
+    expect(slips).to_contain_text(re.compile(r"station, \d+ pcs$"))  # how many pieces the slip carries
     expect(page.locator("[data-open-none]")).to_be_hidden()
     # A clerk counts and moves: both actions are offered as large buttons.
     for action in ("count", "move", "scan"):

@@ -57,19 +57,20 @@ const ATTEMPTS = 4;
 /** @param {string} url */
 async function fetchForShell(url) {
   for (let attempt = 1; ; attempt++) {
-    let problem;
+    let response;
     try {
       // Bypass the HTTP cache: a stale copy would pin an old file under the new build.
       // No cookies: the offline shells must be rendered for nobody, whoever installs.
-      const response = await fetch(new Request(url, { cache: "reload", credentials: "omit" }));
+      response = await fetch(new Request(url, { cache: "reload", credentials: "omit" }));
+    } catch (error) {
+      if (attempt >= ATTEMPTS) throw error; // the network kept failing
+    }
+    if (response) {
       // A redirect (to the login page, say) must never be cached as the offline shell.
       if (response.ok && !response.redirected) return response;
-      problem = new Error(`precache ${url}: ${response.status}`);
-      if (response.status < 500 && response.status !== 429) throw problem; // asking again gives the same
-    } catch (error) {
-      if (attempt >= ATTEMPTS || error === problem) throw error;
+      const passing = response.status >= 500 || response.status === 429; // else asking again gives the same
+      if (!passing || attempt >= ATTEMPTS) throw new Error(`precache ${url}: ${response.status}`);
     }
-    if (attempt >= ATTEMPTS) throw problem;
     await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt));
   }
 }

@@ -71,13 +71,13 @@ function main() {
 /** Seconds before asking again for a worker whose install failed (the server or the Wi-Fi dropped). */
 const REINSTALL_AFTER = 15;
 
+let watching = false; // the first registration watches for updates; retries need not
+
 /**
  * Register the service worker. An install that fails (a shell file could not be fetched) leaves
  * this page without offline support, so it is tried again a little later and when the network
  * comes back, until a worker is active.
  */
-let watching = false;
-
 function registerWorker() {
   if (!navigator.serviceWorker) return;
   let retry = 0;

@@ -68,12 +68,26 @@ async function show(main, code) {
  * @param {Element} main
  */
 async function offerCount(main) {
-  const section = main.querySelector("[data-count-section]");
-  if (!(section instanceof HTMLElement)) return;
+  await offerTo(main, "[data-count-section]", "count-roles", "count");
+}
+
+/**
+ * Show a form section and its action button only to the roles it names, as the server's bin page
+ * does; the person is the one signed in on this device. Return the section when it is shown.
+ * @param {Element} main
+ * @param {string} selector the section
+ * @param {string} roles its data-… attribute listing the roles
+ * @param {string} action the data-action of its button
+ * @returns {Promise<HTMLElement | null>}
+ */
+async function offerTo(main, selector, roles, action) {
+  const section = main.querySelector(selector);
+  if (!(section instanceof HTMLElement)) return null;
   const session = await getMeta("session");
-  section.hidden = !(section.getAttribute("data-count-roles") ?? "").split(" ").includes(session?.role);
-  const button = main.querySelector('[data-action="count"]');
+  section.hidden = !(section.getAttribute(`data-${roles}`) ?? "").split(" ").includes(session?.role);
+  const button = main.querySelector(`[data-action="${action}"]`);
   if (button instanceof HTMLElement) button.hidden = section.hidden;
+  return section.hidden ? null : section;
 }
 
 /**
@@ -98,7 +112,7 @@ async function showOpenWork(main, code) {
       const head = document.createElement("strong");
       head.textContent = `${t("slip")} ${slip.number}`;
       item.append(head, ` · ${t(`transfer_kind_${slip.kind}`)}: ${placeName(slip.from_location)} → ` +
-        `${placeName(slip.to_location)}, ${t("pieces", { n: slip.quantity })}`);
+        `${placeName(slip.to_location)}, ${t("n_pieces", { n: slip.quantity })}`);
       return item;
     }),
   );
@@ -127,14 +141,8 @@ const KINDS = ["operation", "waiting", "warehouse"];
  * @param {Record<string, any> | undefined} bin
  */
 async function offerMove(main, bin) {
-  const section = main.querySelector("[data-move-section]");
-  if (!(section instanceof HTMLElement)) return;
-  const session = await getMeta("session");
-  const roles = (section.getAttribute("data-move-roles") ?? "").split(" ");
-  section.hidden = !roles.includes(session?.role);
-  const button = main.querySelector('[data-action="move"]');
-  if (button instanceof HTMLElement) button.hidden = section.hidden;
-  if (section.hidden) return;
+  const section = await offerTo(main, "[data-move-section]", "move-roles", "move");
+  if (!section) return;
   const form = section.querySelector("form");
   if (!form) return;
   const seen = form.querySelector('input[name="seen_location"]');
