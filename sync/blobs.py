@@ -8,6 +8,12 @@ keeps the device's name, so the key is "the hash of what the device sent", not o
 Storage sits behind `BlobStore`; `FileBlobStore` keeps files under one folder. Callers
 serialise writes per blob (the webapp holds the blob's database row lock): the store itself
 only promises that a finished file appears whole or not at all.
+
+Memory: a decoded image costs 3 to 4 bytes a pixel, and turning it upright and shrinking it
+copies it, so a 16 MP photo takes about 200 MB while it is finished (a 7000x7000 PNG of
+185 KB, about 700 MB). So the pixel count is read from the header and checked before
+anything is decoded, Pillow's own bomb limit is lowered to match (`limit_decoder`), and
+`DecodeSlots` lets only a few finishes of a process decode at once; the others wait their turn.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -24,7 +32,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from sync.envelope import SHA256_RE
 
-MAX_PIXELS = 50_000_000  # a 50 MP photo; phones send ~1600 px
+MAX_PIXELS = 16_777_216  # 16 MP: a phone camera's full size (4000x3000 is 12 MP); the app sends ~1600 px
 THUMB_PX = 320
 JPEG_QUALITY = 90
 THUMB_QUALITY = 80
@@ -60,6 +68,61 @@ class StoredImage:
     size: int
 
 
+def limit_decoder(max_pixels: int) -> None:
+    """Lower Pillow's own decompression-bomb limit for this process to `max_pixels`.
+
+    Pillow checks it in `Image.open`, from the header: over it a DecompressionBombWarning (an
+    error where warnings are errors), over twice it a DecompressionBombError. Its default
+    (about 89 MP) would let a 178 MP bomb be decoded by any code that opens an image.
+    """
+    Image.MAX_IMAGE_PIXELS = max_pixels
+
+
+class DecodeSlots:
+    """At most `count` images decoded at once in this process; the others wait for a free slot.
+
+    `busy` and `waiting` say how many finishes decode and wait now (`changed` is notified when
+    they change), for logs and tests.
+    """
+
+    def __init__(self, count: int) -> None:
+        if count < 1:
+            raise ValueError("at least one decode slot")
+        self.count = count
+        self._free = threading.BoundedSemaphore(count)
+        self.changed = threading.Condition()
+        self.busy = 0
+        self.waiting = 0
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one slot for the block, waiting for one first if all are taken."""
+        with self.changed:
+            self.waiting += 1
+            self.changed.notify_all()
+        try:
+            self._free.acquire()
+        finally:
+            with self.changed:
+                self.waiting -= 1
+                self.changed.notify_all()
+        try:
+            with self.changed:
+                self.busy += 1
+                self.changed.notify_all()
+            yield
+        finally:
+            with self.changed:
+                self.busy -= 1
+                self.changed.notify_all()
+            self._free.release()
+
+
+@contextmanager
+def _no_slot() -> Iterator[None]:
+    yield
+
+
 class BlobStore(Protocol):
     """Where blob bytes live: partial uploads, finished (cleaned) images and their thumbnails."""
 
@@ -83,6 +146,10 @@ class BlobStore(Protocol):
         """Say whether the finished image is held."""
         ...
 
+    def untouched_partials(self, before: float) -> list[str]:
+        """Return the names of unfinished uploads last written before `before` (epoch seconds)."""
+        ...
+
     def open(self, sha256: str, *, thumb: bool = False) -> BinaryIO:
         """Open the finished image (or its JPEG thumbnail) for reading; FileNotFoundError if absent."""
         ...
@@ -103,10 +170,17 @@ def _pieces(data: bytes | BinaryIO) -> Iterator[bytes]:
 
 
 class FileBlobStore:
-    """Blobs as files: `partial/<sha>`, `<sha[:2]>/<sha>` when finished, `thumbs/<sha>.jpg`."""
+    """Blobs as files: `partial/<sha>`, `<sha[:2]>/<sha>` when finished, `thumbs/<sha>.jpg`.
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    `max_pixels` refuses larger images before decoding them; `decode_slots` (shared by every
+    store of a process) bounds how many finishes decode at once (None: no bound).
+    """
+
+    def __init__(self, root: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS,
+                 decode_slots: DecodeSlots | None = None) -> None:
         self.root = Path(root)
+        self.max_pixels = max_pixels
+        self.decode_slots = decode_slots
 
     def partial_path(self, sha256: str) -> Path:
         """Return where the unfinished upload of `sha256` is written."""
@@ -149,16 +223,20 @@ class FileBlobStore:
         partial = self.partial_path(sha256)
         try:
             _check_bytes(partial, sha256, length)
-            with _open_image(partial) as image:
-                clean = _upright(image)
-                self._place(self.path(sha256, thumb=True), lambda out: _save_thumbnail(clean, out))
-                fmt = image.format or ""
-                final = self._place(self.path(sha256), lambda out: _save_clean(clean, fmt, out))
+            _check_header(partial, self.max_pixels)  # before waiting for a slot: a refusal costs no memory
+            with self.decode_slots.slot() if self.decode_slots else _no_slot():
+                with _open_image(partial, self.max_pixels) as image:
+                    clean = _upright(image)
+                    self._place(self.path(sha256, thumb=True), lambda out: _save_thumbnail(clean, out))
+                    fmt = image.format or ""
+                    final = self._place(self.path(sha256), lambda out: _save_clean(clean, fmt, out))
+                    width, height = clean.width, clean.height
+                    clean.close()
         except BlobRejected:
             self.discard(sha256)
             raise
         partial.unlink(missing_ok=True)
-        return StoredImage(ACCEPTED[fmt], clean.width, clean.height, final.stat().st_size)
+        return StoredImage(ACCEPTED[fmt], width, height, final.stat().st_size)
 
     def discard(self, sha256: str) -> None:
         """Forget an unfinished upload."""
@@ -167,6 +245,20 @@ class FileBlobStore:
     def has(self, sha256: str) -> bool:
         """Say whether the finished image is held."""
         return self.path(sha256).is_file()
+
+    def untouched_partials(self, before: float) -> list[str]:
+        """Return the names of unfinished uploads last written before `before` (epoch seconds)."""
+        folder = self.root / "partial"
+        if not folder.is_dir():
+            return []
+        names = []
+        for path in folder.iterdir():
+            try:
+                if SHA256_RE.match(path.name) and path.stat().st_mtime < before:
+                    names.append(path.name)
+            except FileNotFoundError:  # finished or discarded meanwhile
+                continue
+        return names
 
     def open(self, sha256: str, *, thumb: bool = False) -> BinaryIO:
         """Open the finished image (or its JPEG thumbnail) for reading; FileNotFoundError if absent."""
@@ -212,9 +304,9 @@ def _check_bytes(path: Path, sha256: str, length: int) -> None:
         raise BlobRejected("hash_mismatch", f"the bytes hash to {digest}")
 
 
-def _check_pixels(size: tuple[int, int]) -> None:
-    if size[0] * size[1] > MAX_PIXELS:
-        raise BlobRejected("too_many_pixels", f"{size[0]}x{size[1]} is over {MAX_PIXELS} pixels")
+def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
+    if size[0] * size[1] > max_pixels:
+        raise BlobRejected("too_many_pixels", f"{size[0]}x{size[1]} is over {max_pixels} pixels")
 
 
 def _other_image_type(path: Path) -> bool:
@@ -223,13 +315,19 @@ def _other_image_type(path: Path) -> bool:
     return head.startswith(OTHER_IMAGE_MAGIC) or (head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS)
 
 
-def _open_image(path: Path) -> Image.Image:
+def _check_header(path: Path, max_pixels: int) -> None:
+    """Refuse what is not an accepted image, or has too many pixels, from its header alone."""
+    with _refusals(path), Image.open(path, formats=list(ACCEPTED)) as probe:
+        _check_pixels(probe.size, max_pixels)
+
+
+def _open_image(path: Path, max_pixels: int) -> Image.Image:
     """Open an accepted image fully decoded, after checking its pixel count and structure."""
     formats = list(ACCEPTED)
-    try:
+    with _refusals(path):
         # Image.open reads the header only: the pixel limit is checked before anything is decoded.
         with Image.open(path, formats=formats) as probe:
-            _check_pixels(probe.size)
+            _check_pixels(probe.size, max_pixels)
             probe.verify()
         image = Image.open(path, formats=formats)
         try:
@@ -237,7 +335,14 @@ def _open_image(path: Path) -> Image.Image:
         except BaseException:
             image.close()
             raise
-        return image
+    return image
+
+
+@contextmanager
+def _refusals(path: Path) -> Iterator[None]:
+    """Turn Pillow's errors about an upload into the refusals the device is told."""
+    try:
+        yield
     except BlobRejected:
         raise
     except UnidentifiedImageError:

@@ -23,6 +23,9 @@ from sync.registry import EventRegistry, EventType, HandlerContext, PayloadInval
 from sync.seq import advance_ack, missing_seqs
 
 CLOCK_SLACK_MS = 2 * 60 * 1000
+# Checks the proof of a person who signed on this device without signing in on it (the webapp
+# knows the scheme); returns the flag to raise, or None when the proof holds.
+VerifySigner = Callable[[EventType, Envelope, dict[str, Any], int], RuleBroken | None]
 
 
 class DeviceBusy(Exception):
@@ -77,15 +80,17 @@ def _held_seqs(session: Session, device_id: str, above: int) -> list[int]:
 
 class _Push:
     def __init__(self, session, registry, device, now_ms, build, offset_ms, actor_role, default_actor,
-                 missing_attachments):
+                 missing_attachments, verify_signer=None, pushed_by=None):
         self.session: Session = session
         self.registry: EventRegistry = registry
         self.device = device
         self.now = now_ms
         self.build = build
         self.offset = offset_ms
-        self.actor_role: Callable[[int], str | None] = actor_role
+        self.actor_role: Callable[[int, int], str | None] = actor_role
         self.default_actor: int | None = default_actor
+        self.verify_signer: VerifySigner | None = verify_signer
+        self.pushed_by: int | None = pushed_by
         self.missing_attachments: Callable[[list[str]], list[str]] = missing_attachments
         # What the database already holds for this batch's ids and seqs, read once per push
         # (then kept current as the batch is stored): id -> (hash, exceptions); (id, hash) ->
@@ -139,6 +144,7 @@ class _Push:
                 detail=detail,
                 raw=raw_text,
                 received_at=self.now,
+                pushed_by=self.pushed_by,
             )
         ).inserted_primary_key[0]
         self.session.execute(
@@ -184,8 +190,10 @@ class _Push:
         event_type = self.registry.get(env.type)
         if event_type is None:
             return _Hold(raw, "unknown_type", f"unknown event type {env.type}", env, env.seq)
+        effective_at = env.occurred_at + self.offset
         actor_id = env.actor_id if env.actor_id is not None else self.default_actor
-        role = self.actor_role(actor_id) if actor_id is not None else None
+        # The actor is a claim: only a person who signed in on this device, in the role they held then.
+        role = self.actor_role(actor_id, effective_at) if actor_id is not None else None
         if role is None:
             return _Hold(raw, "unknown_actor", f"user {actor_id} has not signed on this device", env, env.seq)
         if role not in event_type.roles:
@@ -194,14 +202,22 @@ class _Push:
             payload = event_type.validate(event_type.upgrade(env.v, env.payload))
         except PayloadInvalid as exc:
             return _Hold(raw, "invalid_payload", str(exc), env, env.seq)
+        stored = dict(event_type.stored_payload(env.payload))
 
-        effective_at = env.occurred_at + self.offset
         flags: list[RuleBroken] = []
+        if "signer" in stored:
+            # A person who signed on this device without signing in on it: their proof is checked,
+            # and a proof that fails keeps the event and tells the office.
+            stored["signer"] = _signer_shape(stored["signer"])
+            if stored["signer"] is None or self.verify_signer is None:
+                flags.append(RuleBroken("signature_unverified", {"reason": "malformed"}))
+            elif (flag := self.verify_signer(event_type, env, stored, effective_at)) is not None:
+                flags.append(flag)
         lower = self.device["registered_at"] - CLOCK_SLACK_MS
         if not lower <= effective_at <= self.now + CLOCK_SLACK_MS:
             flags.append(RuleBroken("clock_suspect", {"effective_at": effective_at, "received_at": self.now}))
         ctx = HandlerContext(self.session, env, payload, effective_at, self.now, role, actor_id)
-        return Candidate(raw, event_type, ctx, flags)
+        return Candidate(raw, event_type, ctx, flags, stored)
 
     def decide(self, decision: Candidate | dict[str, Any] | _Hold) -> dict[str, Any]:
         """Carry out a decision for one event on its own (the path every event can take)."""
@@ -220,9 +236,9 @@ class _Push:
         env = c.ctx.envelope
         return {"id": env.id, "device_id": env.device_id, "seq": env.seq, "type": env.type, "v": env.v,
                 "occurred_at": env.occurred_at, "received_at": self.now, "effective_at": c.ctx.effective_at,
-                "actor_id": c.ctx.actor_id, "payload": env.payload, "payload_hash": env.hash,
+                "actor_id": c.ctx.actor_id, "payload": c.stored, "payload_hash": env.hash,
                 "attachments": list(env.attachments), "subject": c.event_type.subject(c.ctx.payload),
-                "exceptions": [], "build": self.build}
+                "exceptions": [], "build": self.build, "pushed_by": self.pushed_by}
 
     def write_flags(self, stored: list[tuple[Candidate, list[RuleBroken]]]) -> None:
         """Put each event's flags on it and in the office's exception list."""
@@ -332,6 +348,7 @@ class Candidate:
     event_type: EventType
     ctx: HandlerContext
     flags: list[RuleBroken]
+    stored: dict[str, Any]  # the payload as stored: the type's known fields, as the device sent them
 
 
 @dataclass
@@ -343,6 +360,21 @@ class _Hold:
     detail: str
     env: Envelope | None
     seq: int | None
+
+
+SIGNER_FIELDS = {"id": int, "badge": str, "content_hash": str, "proof": str}
+
+
+def _signer_shape(value: Any) -> dict[str, Any] | None:
+    """Return a signer's proof with its four fields (short ones), or None when it is not one."""
+    if not isinstance(value, dict):
+        return None
+    shaped = {k: value.get(k) for k in SIGNER_FIELDS}
+    for name, kind in SIGNER_FIELDS.items():
+        v = shaped[name]
+        if not isinstance(v, kind) or isinstance(v, bool) or (isinstance(v, str) and len(v) > 128):
+            return None
+    return shaped
 
 
 def _event_id(raw: Any) -> str | None:
@@ -373,11 +405,14 @@ def ingest_push(
     default_actor: int | None = None,
     missing_attachments: Callable[[list[str]], list[str]] = lambda shas: list(shas),
     pending: int | None = None,
+    verify_signer: VerifySigner | None = None,
+    pushed_by: int | None = None,
 ) -> PushOutcome:
     """Store a batch from one device and answer per event; the caller commits."""
     device = lock_device(session, device_id)
     offset = now_ms - sent_at if isinstance(sent_at, int) and not isinstance(sent_at, bool) else 0
-    push = _Push(session, registry, device, now_ms, build, offset, actor_role, default_actor, missing_attachments)
+    push = _Push(session, registry, device, now_ms, build, offset, actor_role, default_actor, missing_attachments,
+                 verify_signer, pushed_by)
     push.prefetch(raw_events)
     results = push.run(raw_events)
 

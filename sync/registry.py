@@ -90,6 +90,17 @@ class EventType:
     # (state and flags per event) as calling `handler` on each in turn. Raising makes ingest
     # roll the batch back and call `handler` event by event.
     batch: BatchHandler | None = None
+    # Every payload field of every version: what is stored is the payload as sent with only these
+    # (a field no version knows is not kept). None: stored as sent.
+    fields: frozenset[str] | None = None
+    # Roles that may sign this type's records for someone else (a `signer` in the payload); None: any.
+    signer_roles: frozenset[str] | None = None
+
+    def stored_payload(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Return the payload as stored: the fields this type knows, as the device sent them."""
+        if self.fields is None:
+            return payload
+        return {k: v for k, v in payload.items() if k in self.fields}
 
     def upgrade(self, v: int, payload: dict[str, Any]) -> dict[str, Any]:
         """Bring a payload of version `v` up to the current version, one step at a time."""

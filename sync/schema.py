@@ -48,6 +48,11 @@ devices = Table(
     Column("clock_offset_ms", BigInteger),
     Column("pending_count", Integer),  # outbox size the device reported at its last push
     Column("user_agent", String(300)),
+    # "device": made by a phone (holds `secret_hash`); "web" and "import": made by the server,
+    # never accepted from a client.
+    Column("kind", String(10), nullable=False, default="device", server_default="device"),
+    Column("secret_hash", String(64)),  # SHA-256 of the secret the device made: re-registering proves it
+    Column("session_id", String(64)),  # the sign-in session that last registered it (revocation ends it)
 )
 
 device_users = Table(
@@ -76,6 +81,7 @@ events = Table(
     Column("subject", String(120), index=True),
     Column("exceptions", JSON, nullable=False),
     Column("build", String(64)),
+    Column("pushed_by", Integer),  # who delivered it: the token's person, or the office user who imported it
     UniqueConstraint("device_id", "seq", name="uq_sync_events_device_seq"),
     Index("ix_sync_events_order", "effective_at", "device_id", "seq"),
     Index("ix_sync_events_received", "received_at"),
@@ -95,6 +101,7 @@ quarantine = Table(
     Column("detail", Text, nullable=False, default=""),
     Column("raw", Text, nullable=False),
     Column("received_at", BigInteger, nullable=False),
+    Column("pushed_by", Integer),
 )
 
 # The office review queue: every exception a domain rule raised and every

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import time
 import uuid
@@ -160,14 +161,22 @@ class Device:
     """A phone as the sync contract sees it: registers, numbers its events, pushes and pulls."""
 
     def __init__(self, client, auth: Auth, user):
-        self.client, self.user = client, user
+        self.client, self.auth, self.user = client, auth, user
         self.id = str(uuid.uuid4())
-        csrf = auth.csrf("/scan")
-        reply = client.post("/api/v1/devices", json={"device_id": self.id, "label": "test phone"},
-                            headers={"X-CSRFToken": csrf})
+        self.secret = secrets.token_urlsafe(32)  # made by the device, proves it holds this id
+        self.seq = 0
+        self.register()
+
+    def register(self, user=None):
+        """(Re)register from the signed-in session, as the app does at sign-in and on a shift change."""
+        reply = self.client.post("/api/v1/devices", json={"device_id": self.id, "label": "test phone",
+                                                          "device_secret": self.secret},
+                                 headers={"X-CSRFToken": self.auth.csrf("/scan")})
         assert reply.status_code == 201, reply.text
         self.token = reply.json["token"]
-        self.seq = 0
+        if user is not None:
+            self.user = user
+        return reply
 
     @property
     def headers(self) -> dict[str, str]:

@@ -9,7 +9,7 @@ from flask_babel import format_datetime, format_timedelta, get_locale
 from flask_login import current_user
 
 from sync.db import configure_sqlite
-from webapp import names, releases
+from webapp import names, releases, security
 from webapp.config import Config
 from webapp.domain.roles import OFFICE_ROLES
 from webapp.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -55,30 +55,32 @@ def create_app(config: object | None = None) -> Flask:
     csrf.init_app(app)
     htmx_extension.init_app(app)
     limiter.init_app(app)
+    security.install(app)  # PROXY_HOPS, Secure cookies on HTTPS, CSP and the other headers
 
     with app.app_context():
         configure_sqlite(db.engine)
-    from webapp.services import changes
+    from webapp.services import accounts, changes
 
     changes.install()
+    accounts.install_role_history()
 
     from webapp.auth import authenticate_api, check_access
-    from webapp.models import User
 
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "basic"
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        user = db.session.get(User, int(user_id))
-        return user if user is not None and user.active else None
+        from webapp.services import sessions
+
+        return sessions.live_user(user_id)  # a copied cookie stops working once its session ends
 
     app.before_request(authenticate_api)  # first: who is calling the API, then may they
     app.before_request(check_access)
 
-    from webapp.routes import admin, api, auth, blobs, floor, office, pwa
+    from webapp.routes import account, admin, api, auth, blobs, floor, office, pwa
 
-    for module in (auth, floor, office, admin, pwa, api, blobs):
+    for module in (auth, account, floor, office, admin, pwa, api, blobs):
         app.register_blueprint(module.bp)
     from webapp.routes import labels as label_pages
     app.register_blueprint(label_pages.bp)

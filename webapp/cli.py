@@ -1,4 +1,4 @@
-"""Commands: `flask --app webapp demo`, `create-user`, `compact-sync-log`, `labels`."""
+"""Commands: `flask --app webapp demo`, `create-user`, `compact-sync-log`, `expire-uploads`, `labels`."""
 
 from __future__ import annotations
 
@@ -48,6 +48,15 @@ def register(app) -> None:
         removed = compact(db.session, below)
         db.session.commit()
         click.echo(f"Removed {removed} change rows below change {below}.")
+
+    @app.cli.command("expire-uploads")
+    def expire_uploads() -> None:
+        """Discard unfinished photo uploads untouched for PARTIAL_UPLOAD_HOURS (run it hourly from cron)."""
+        from webapp.services import blobs
+
+        done = blobs.expire_partials()
+        click.echo(f"Discarded {done.uploads} expired unfinished upload(s) and {done.stray_files} stray partial "
+                   f"file(s); forgot {done.usage_rows} old daily upload count(s).")
 
     @app.cli.command("create-user")
     @click.argument("username")

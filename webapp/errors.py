@@ -49,6 +49,19 @@ def register(app) -> None:
     def not_found(exc):
         return page(404, _("Not found"), _("There is nothing at this address."))
 
+    @app.errorhandler(413)
+    def too_large(exc):
+        # Werkzeug stops reading at the cap: MAX_CONTENT_LENGTH, or a view's own (webapp/routes/blobs.py).
+        mib = (request.max_content_length or 0) >> 20
+        if _json():
+            from webapp.auth import json_error
+
+            return json_error(413, "request_too_large",
+                              _("The request is too large: at most %(mib)d MiB. Send less at once.", mib=mib),
+                              limit=request.max_content_length)
+        return page(413, _("Too large"), _("What you sent is larger than the server takes (at most %(mib)d MiB). "
+                                           "Nothing was saved.", mib=mib))
+
     @app.errorhandler(429)
     def too_many(exc):
         return page(429, _("Too many attempts"), _("Too many sign-in attempts. Wait a minute and try again."))

@@ -98,6 +98,67 @@ def report_console(context) -> None:
         watch(page)
 
 
+# Content-Security-Policy violations seen during the current test, from every browser context
+# (the fixtures' and those a test makes itself): any one fails the test. Chromium logs a blocked
+# inline style or script as "... violates the following Content Security Policy directive ..."
+# (older builds: "Refused to ..."); a page also reports each one as a securitypolicyviolation event,
+# and the QR decoder's worker logs a blocked WebAssembly compile through the page's console.warn.
+CSP_VIOLATIONS: list[str] = []
+CSP_EVENTS = """document.addEventListener("securitypolicyviolation", (e) => console.error(
+  `Content Security Policy violation: ${e.effectiveDirective} blocked ${e.blockedURI || "inline"} `
+  + `(${e.sourceFile}:${e.lineNumber})`));"""
+
+
+def _is_csp_violation(text: str) -> bool:
+    lowered = text.lower()
+    return "content security policy" in lowered or lowered.startswith("refused to ")
+
+
+def watch_csp(context) -> None:
+    """Record every CSP violation any page or worker of this context reports."""
+    context.add_init_script(CSP_EVENTS)
+
+    def seen(message) -> None:
+        if _is_csp_violation(message.text):
+            page = getattr(message, "page", None)
+            CSP_VIOLATIONS.append(f"[{page.url if page else 'worker'}] {message.type}: {message.text}")
+
+    context.on("console", seen)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _every_context_watched_for_csp():
+    """Watch every context Playwright opens in this session, however a test opens it."""
+    from playwright.sync_api import Browser, BrowserType
+
+    new_context, persistent = Browser.new_context, BrowserType.launch_persistent_context
+
+    def watched_new_context(self, *args, **kwargs):
+        context = new_context(self, *args, **kwargs)
+        watch_csp(context)
+        return context
+
+    def watched_persistent(self, *args, **kwargs):
+        context = persistent(self, *args, **kwargs)
+        watch_csp(context)
+        return context
+
+    Browser.new_context, BrowserType.launch_persistent_context = watched_new_context, watched_persistent
+    yield
+    Browser.new_context, BrowserType.launch_persistent_context = new_context, persistent
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations():
+    """Fail the test if the Content-Security-Policy blocked anything (checked after its contexts close)."""
+    CSP_VIOLATIONS.clear()
+    yield
+    if CSP_VIOLATIONS:
+        found = "\n".join(dict.fromkeys(CSP_VIOLATIONS))
+        CSP_VIOLATIONS.clear()
+        pytest.fail(f"the Content-Security-Policy blocked something:\n{found}", pytrace=False)
+
+
 def sign_in(page, username: str, password: str = "demo") -> None:
     """Sign in through the form, as a person does."""
     page.goto("/login")

@@ -1,17 +1,27 @@
 """Photo and signature uploads (/api/v1/blobs/<sha256>) over HTTP, against real files and a real database."""
 
+import functools
 import io
+import json
 import os
 import threading
+import time
+import warnings
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
+from sqlalchemy import update as sa_update
 
 from tests.unit.test_blob_store import bomb_png, gif, noise_jpeg, phone_jpeg, png, sha
 from webapp.domain.roles import ALL_ROLES
 from webapp.extensions import db
 from webapp.models import Blob
+from webapp.models.attachments import UploadUsage
+from webapp.routes import blobs as blob_routes
+from webapp.services import blobs as blobs_service
 
 KIB = 1024
 CHUNK = "application/offset+octet-stream"
@@ -343,3 +353,261 @@ def test_without_signing_in_nothing_is_open(app, client, device):
                   anonymous.patch(url(sha(data)), data=data, headers={"Content-Type": CHUNK, "Upload-Offset": "0",
                                                                       "Upload-Length": str(len(data))})):
         assert reply.status_code == 401
+
+
+# Memory, disk and who may write what (issue 13, hole 5).
+
+MIB = 1024 * KIB
+
+
+@pytest.fixture
+def decoded(monkeypatch):
+    """The sizes of the images Pillow decodes in this test."""
+    sizes = []
+    load = ImageFile.ImageFile.load
+
+    def counting_load(image):
+        sizes.append(image.size)
+        return load(image)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", counting_load)
+    return sizes
+
+
+@functools.cache
+def big_photo() -> bytes:
+    """A real photo of 5 MP and more than 5 MiB: over the global request cap, under the photo caps."""
+    data = noise_jpeg((2600, 2000))
+    assert 5 * MIB < len(data) < 20 * MIB
+    return data
+
+
+class Counting(io.BytesIO):
+    """A request body that counts how much of it the server read."""
+
+    taken = 0
+
+    def read(self, size=-1):
+        data = super().read(size)
+        self.taken += len(data)
+        return data
+
+    def readline(self, size=-1):
+        data = super().readline(size)
+        self.taken += len(data)
+        return data
+
+    def readinto(self, buffer):
+        count = super().readinto(buffer)
+        self.taken += count
+        return count
+
+
+def age(app, name: str, hours: float) -> None:
+    """Make a blob's last chunk `hours` older, as if nobody had touched it since."""
+    with app.app_context():
+        row = db.session.get(Blob, name)
+        row.touched_at = (row.touched_at or row.created_at) - timedelta(hours=hours)
+        db.session.commit()
+
+
+def usage_rows(app) -> dict[tuple[str, date], int]:
+    with app.app_context():
+        return {(u.uploader, u.day): u.bytes_received for u in db.session.query(UploadUsage)}
+
+
+def test_a_7000_by_7000_png_is_refused_unread_and_discarded(app, client, device, uploads, decoded):
+    data = bomb_png(7000, 7000)  # tiny on disk, 49 MP (about 700 MB) decoded
+    assert len(data) < 200 * KIB
+    for reply in (put(client, data, device.headers),
+                  patch(client, sha(data), data, 0, len(data), device.headers)):
+        assert reply.status_code == 422 and reply.json["error"] == "too_many_pixels" and reply.json["message"]
+        assert head(client, sha(data), device.headers).status_code == 404
+        assert blob_row(app, sha(data)) is None and not (uploads / "partial" / sha(data)).exists()
+    assert decoded == []  # refused from the header: not one pixel was decoded
+    # Pillow's own limit is the app's: any code of this process that opens such an image is stopped.
+    assert Image.MAX_IMAGE_PIXELS == app.config["BLOB_MAX_PIXELS"] == 16_777_216
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(Image.DecompressionBombError):
+            Image.open(io.BytesIO(data))
+    photo = phone_jpeg()
+    assert put(client, photo, device.headers).status_code == 201 and decoded  # a photo is decoded as before
+
+
+def test_uploads_share_the_process_decode_slots(app):
+    with app.test_request_context():
+        first, again = blobs_service.store(), blobs_service.store()
+    assert first.decode_slots is again.decode_slots is blobs_service.decode_slots(2)
+    assert first.decode_slots.count == app.config["BLOB_DECODE_SLOTS"] == 2
+
+
+def test_a_request_over_the_cap_is_refused_before_it_is_read(app, client, device):
+    assert app.config["MAX_CONTENT_LENGTH"] == 4 * MIB
+    body = Counting(b"[" + b" " * (5 * MIB) + b"]")
+    reply = client.post("/api/v1/sync/push", input_stream=body, content_length=len(body.getvalue()),
+                        headers={**device.headers, "Content-Type": "application/json"})
+    assert reply.status_code == 413 and reply.json["error"] == "request_too_large"
+    assert reply.json["limit"] == 4 * MIB and "4 MiB" in reply.json["message"]
+    assert body.taken == 0  # refused on its Content-Length
+    # Without a Content-Length (chunked, the server ending the stream) reading stops at the cap.
+    endless = Counting(b" " * (6 * MIB))
+    reply = client.post("/api/v1/sync/push", input_stream=endless, environ_overrides={"wsgi.input_terminated": True},
+                        headers={**device.headers, "Content-Type": "application/json"})
+    assert reply.status_code == 413 and endless.taken <= 4 * MIB + 64 * KIB
+    # A push of 200 events of the largest kind a device makes stays far below the cap.
+    events = [device.event("bin.counted", {"bin_code": "B00001Z", "quantity": 5, "note": "数" * 500})
+              for _ in range(200)]
+    assert len(json.dumps({"device_id": device.id, "events": events}, ensure_ascii=False).encode()) < MIB
+
+
+def test_a_form_over_the_cap_gets_a_page(client):
+    reply = client.post("/login", data={"username": "x", "password": "y", "note": "z" * (5 * MIB)})
+    assert reply.status_code == 413 and reply.mimetype == "text/html"
+    assert "Too large" in reply.text and "4 MiB" in reply.text
+
+
+def test_a_whole_photo_and_the_photo_form_may_be_larger_than_the_cap(app, client, device, plant, auth):
+    data = big_photo()
+    assert put(client, data, device.headers).status_code == 201
+    with app.app_context():
+        db.session.delete(db.session.get(Blob, sha(data)))  # so the form stores it again
+        db.session.commit()
+    code = plant["codes"][0]
+    form = {"quantity": "5", "unit": "pcs", "csrf_token": auth.csrf(f"/b/{code}"),
+            "photo": (io.BytesIO(data), "photo.jpg", "image/jpeg")}
+    reply = client.post(f"/b/{code}/count", data=form, content_type="multipart/form-data")
+    assert reply.status_code == 303, reply.text[:500]
+    assert blob_row(app, sha(data)).complete
+
+
+def test_the_office_import_has_its_own_cap(app, client, auth, make_user, monkeypatch):
+    office = make_user("office")
+    assert auth.login(office.username).status_code == 303
+    not_an_export = {"csrf_token": auth.csrf("/office/import"),
+                     "file": (io.BytesIO(b"{}" + b" " * (5 * MIB)), "export.json", "application/json")}
+    reply = client.post("/office/import", data=not_an_export, content_type="multipart/form-data")
+    assert reply.status_code == 422 and "Nothing was imported" in reply.text  # read, over the global cap
+    monkeypatch.setitem(blob_routes.BODY_LIMITS, "office.import_outbox", MIB)
+    small = {"csrf_token": auth.csrf("/office/import"),
+             "file": (io.BytesIO(b"{}" + b" " * (2 * MIB)), "export.json", "application/json")}
+    reply = client.post("/office/import", data=small, content_type="multipart/form-data")
+    assert reply.status_code == 413 and "Too large" in reply.text and "1 MiB" in reply.text
+
+
+def test_someone_elses_partial_cannot_be_appended_restarted_or_finished(app, client, auth, signed_in_device):
+    mine, theirs = signed_in_device("clerk"), signed_in_device("clerk")
+    data = noise_jpeg((600, 400))
+    name, half = sha(data), len(data) // 2
+    assert patch(client, name, data[:half], 0, len(data), mine.headers).status_code == 204
+    row = blob_row(app, name)
+    assert row.uploader == f"device:{mine.id}" and row.touched_at is not None
+    assert head(client, name, theirs.headers).status_code == 404  # not started by them
+    for reply in (patch(client, name, data[half:], half, len(data), theirs.headers),  # append (and finish)
+                  patch(client, name, data[:1000], 0, len(data), theirs.headers),  # restart
+                  patch(client, name, data[:1000], 0, len(data) + 1, theirs.headers),  # restart, another length
+                  put(client, data, theirs.headers)):  # the whole file
+        assert reply.status_code == 409 and reply.json["error"] == "upload_in_progress", reply.text
+        assert 0 < int(reply.headers["Retry-After"]) <= 15 * 60 and reply.json["message"]
+        assert "Upload-Offset" not in reply.headers  # nothing for the device to resume from
+    csrf = auth.csrf("/scan")  # the page signed in last, with its cookie rather than a device token
+    cookie = client.patch(url(name), data=data[half:], headers={"Content-Type": CHUNK, "X-CSRFToken": csrf,
+                                                                "Upload-Offset": str(half),
+                                                                "Upload-Length": str(len(data))})
+    assert cookie.status_code == 409 and cookie.json["error"] == "upload_in_progress"
+    status = head(client, name, mine.headers)
+    assert status.status_code == 200 and status.headers["Upload-Offset"] == str(half)
+    assert patch(client, name, data[half:], half, len(data), mine.headers).status_code == 201
+    for reply in (head(client, name, theirs.headers), patch(client, name, data[half:], half, len(data), theirs.headers),
+                  put(client, data, theirs.headers)):
+        assert reply.status_code == 200 and reply.headers["Upload-Complete"] == "?1"  # complete: everyone's
+
+
+def test_an_expired_partial_is_discarded_when_next_touched(app, client, signed_in_device, uploads):
+    mine, theirs = signed_in_device("clerk"), signed_in_device("clerk")
+    data = noise_jpeg((600, 400))
+    name, half = sha(data), len(data) // 2
+    patch(client, name, data[:half], 0, len(data), mine.headers)
+    age(app, name, 23)
+    assert patch(client, name, data[:100], 0, len(data), theirs.headers).status_code == 409  # still live
+    age(app, name, 1.5)  # untouched for 24.5 hours
+    assert head(client, name, mine.headers).status_code == 404  # gone, even for its uploader
+    assert head(client, name, theirs.headers).status_code == 404
+    # The owner's next chunk learns it starts again from 0.
+    resumed = patch(client, name, data[half:], half, len(data), mine.headers)
+    assert resumed.status_code == 409 and resumed.headers["Upload-Offset"] == "0"
+    age(app, name, 25)
+    # Someone else may now start it afresh: the old bytes are dropped and the upload is theirs.
+    assert patch(client, name, data[:1000], 0, len(data), theirs.headers).status_code == 204
+    assert (uploads / "partial" / name).stat().st_size == 1000
+    assert blob_row(app, name).uploader == f"device:{theirs.id}"
+    assert patch(client, name, data[1000:], 1000, len(data), mine.headers).json["error"] == "upload_in_progress"
+    assert patch(client, name, data[1000:], 1000, len(data), theirs.headers).status_code == 201
+    assert patch(client, name, data[1000:], 1000, len(data), mine.headers).status_code == 200
+
+
+def test_expire_uploads_discards_what_nobody_touched(app, client, device, runner, uploads):
+    old, fresh, done = noise_jpeg((300, 200)), noise_jpeg((310, 200)), phone_jpeg()
+    patch(client, sha(old), old[:500], 0, len(old), device.headers)
+    patch(client, sha(fresh), fresh[:500], 0, len(fresh), device.headers)
+    put(client, done, device.headers)
+    age(app, sha(old), 30)
+    age(app, sha(done), 30)  # complete: never expires
+    stray_old, stray_new = uploads / "partial" / sha(b"crashed"), uploads / "partial" / sha(b"being written")
+    for stray in (stray_old, stray_new):
+        stray.write_bytes(b"x" * 10)
+    os.utime(stray_old, (time.time() - 30 * 3600,) * 2)
+    with app.app_context():
+        today = datetime.now(ZoneInfo(app.config["BABEL_DEFAULT_TIMEZONE"])).date()
+        for days in (0, 1, 2, 9):
+            db.session.merge(UploadUsage(uploader="device:x", day=today - timedelta(days=days), bytes_received=1))
+        db.session.commit()
+    result = runner.invoke(args=["expire-uploads"])
+    assert result.exit_code == 0, result.output
+    assert "1 expired unfinished upload" in result.output and "1 stray" in result.output
+    assert blob_row(app, sha(old)) is None and not (uploads / "partial" / sha(old)).exists()
+    assert blob_row(app, sha(fresh)).received == 500 and (uploads / "partial" / sha(fresh)).exists()
+    assert blob_row(app, sha(done)).complete and not stray_old.exists() and stray_new.exists()
+    assert sorted(day for who, day in usage_rows(app) if who == "device:x") == [today - timedelta(days=1), today]
+
+
+def test_a_device_may_hold_only_so_many_unfinished_uploads(app, client, signed_in_device):
+    mine, theirs = signed_in_device("clerk"), signed_in_device("clerk")
+    first, second = noise_jpeg((600, 400)), noise_jpeg((610, 400))
+    app.config["UPLOAD_HELD_BYTES"] = len(first) + len(second) - 1
+    assert patch(client, sha(first), first[:1000], 0, len(first), mine.headers).status_code == 204
+    refused = patch(client, sha(second), second[:1000], 0, len(second), mine.headers)
+    assert refused.status_code == 413 and refused.json["error"] == "upload_quota" and refused.json["message"]
+    assert 0 < int(refused.headers["Retry-After"]) <= 15 * 60
+    assert blob_row(app, sha(second)) is None  # nothing of it kept
+    assert patch(client, sha(second), second[:1000], 0, len(second), theirs.headers).status_code == 204
+    assert patch(client, sha(first), first[1000:2000], 1000, len(first), mine.headers).status_code == 204
+    age(app, sha(first), 25)  # an expired upload holds nothing
+    third = noise_jpeg((620, 400))
+    assert patch(client, sha(third), third[:1000], 0, len(third), mine.headers).status_code == 204
+
+
+def test_a_device_may_send_only_so_many_bytes_a_day(app, client, signed_in_device):
+    mine, theirs = signed_in_device("clerk"), signed_in_device("clerk")
+    first, second = noise_jpeg((600, 400)), noise_jpeg((610, 400))
+    app.config["UPLOAD_DAILY_BYTES"] = len(first) + len(second) // 2
+    assert put(client, first, mine.headers).status_code == 201
+    assert patch(client, sha(second), second[:1000], 0, len(second), mine.headers).status_code == 204
+    refused = patch(client, sha(second), second[1000:], 1000, len(second), mine.headers)
+    assert refused.status_code == 413 and refused.json["error"] == "daily_quota" and refused.json["message"]
+    zone = ZoneInfo(app.config["BABEL_DEFAULT_TIMEZONE"])
+    now = datetime.now(zone)
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), zone)
+    assert abs(int(refused.headers["Retry-After"]) - (midnight - now).total_seconds()) < 60
+    assert head(client, sha(second), mine.headers).headers["Upload-Offset"] == "1000"  # the refused chunk: not kept
+    body = Counting(second)
+    whole = client.put(url(sha(second)), input_stream=body, content_length=len(second),
+                        headers={**mine.headers, "Content-Type": "image/jpeg"})
+    assert whole.status_code == 413 and whole.json["error"] == "daily_quota" and body.taken == 0
+    assert usage_rows(app)[(f"device:{mine.id}", now.date())] == len(first) + 1000
+    third = noise_jpeg((620, 400))
+    assert put(client, third, theirs.headers).status_code == 201  # another device has its own quota
+    with app.app_context():  # the next day
+        db.session.execute(sa_update(UploadUsage).values(day=now.date() - timedelta(days=1)))
+        db.session.commit()
+    assert patch(client, sha(second), second[1000:], 1000, len(second), mine.headers).status_code == 201

@@ -4,12 +4,14 @@ import hashlib
 import io
 import os
 import struct
+import threading
 import zlib
 
 import pytest
-from PIL import ExifTags, Image
+from PIL import ExifTags, Image, ImageFile
 
-from sync.blobs import MAX_PIXELS, BlobRejected, FileBlobStore, UnsupportedType
+import sync.blobs
+from sync.blobs import MAX_PIXELS, BlobRejected, DecodeSlots, FileBlobStore, UnsupportedType
 
 ORIENTATION = 0x0112
 RED = (255, 0, 0)
@@ -143,6 +145,7 @@ def test_a_webp_stays_a_webp(store):
     (gif, "unsupported_type", UnsupportedType),
     (bomb_png, "too_many_pixels", BlobRejected),  # over Pillow's own limit
     (lambda: bomb_png(8000, 8000), "too_many_pixels", BlobRejected),  # over ours only
+    (lambda: bomb_png(7000, 7000), "too_many_pixels", BlobRejected),  # 49 MP: far more than a phone sends
 ])
 def test_what_is_not_an_accepted_image_is_refused_and_discarded(store, make, code, kind):
     data = make()
@@ -155,6 +158,71 @@ def test_what_is_not_an_accepted_image_is_refused_and_discarded(store, make, cod
 def test_the_bomb_is_small_on_disk_and_over_the_limit():
     data = bomb_png()
     assert len(data) < 200_000 and 20000 * 20000 > MAX_PIXELS
+    assert MAX_PIXELS == 16_777_216 and len(bomb_png(7000, 7000)) < 200_000
+
+
+@pytest.fixture
+def decoded(monkeypatch):
+    """The sizes of the images Pillow decodes (every decoder's load goes through ImageFile.load)."""
+    sizes = []
+    load = ImageFile.ImageFile.load
+
+    def counting_load(image):
+        sizes.append(image.size)
+        return load(image)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", counting_load)
+    return sizes
+
+
+def test_too_many_pixels_are_refused_from_the_header_before_anything_is_decoded(tmp_path, decoded):
+    data = phone_jpeg((40, 30))
+    strict = FileBlobStore(tmp_path / "strict", max_pixels=40 * 30 - 1)  # Pillow's own limit plays no part
+    with pytest.raises(BlobRejected) as refused:
+        upload(strict, data)
+    assert refused.value.code == "too_many_pixels" and decoded == []
+    assert not strict.partial_path(sha(data)).exists() and not strict.has(sha(data))
+    stored = upload(FileBlobStore(tmp_path / "at-the-limit", max_pixels=40 * 30), data)
+    assert (stored.width, stored.height) == (30, 40) and set(decoded) == {(40, 30)}
+
+
+def test_no_more_images_are_decoded_at_once_than_there_are_slots(tmp_path, monkeypatch):
+    slots = DecodeSlots(2)
+    store = FileBlobStore(tmp_path / "uploads", decode_slots=slots)
+    photos = [png((20 + n, 10)) for n in range(3)]
+    for data in photos:
+        store.append(sha(data), 0, data)
+    inside, peak, lock, go_on = 0, 0, threading.Lock(), threading.Event()
+    open_image = sync.blobs._open_image
+
+    def slow_decode(path, max_pixels):
+        """Decode, holding on until the test has seen who decodes and who waits."""
+        nonlocal inside, peak
+        with lock:
+            inside += 1
+            peak = max(peak, inside)
+        try:
+            assert go_on.wait(30)
+            return open_image(path, max_pixels)
+        finally:
+            with lock:
+                inside -= 1
+
+    monkeypatch.setattr(sync.blobs, "_open_image", slow_decode)
+    results = {}
+    threads = [threading.Thread(target=lambda d=data: results.update({sha(d): store.finish(sha(d), len(d))}))
+               for data in photos]
+    for thread in threads:
+        thread.start()
+    try:
+        with slots.changed:
+            assert slots.changed.wait_for(lambda: slots.busy == 2 and slots.waiting == 1, timeout=30)
+    finally:
+        go_on.set()
+        for thread in threads:
+            thread.join(30)
+    assert peak == 2 and slots.busy == slots.waiting == 0
+    assert sorted(r.width for r in results.values()) == [20, 21, 22] and all(store.has(sha(d)) for d in photos)
 
 
 def test_bytes_that_are_not_the_named_hash_are_refused_and_discarded(store):

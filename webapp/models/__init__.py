@@ -3,13 +3,13 @@
 from webapp.models.attachments import Attachment, Blob
 from webapp.models.bins import Bin, BinLabel, Count, Stocktake
 from webapp.models.orders import WorkOrder
-from webapp.models.people import User
+from webapp.models.people import LoginSession, RoleSpan, StaffBadge, User
 from webapp.models.plant import Location, Operation, Plant, Product, Route, RouteStep, SpecGroup, Workshop
 from webapp.models.quality import Defect, Inspection, Setting
 from webapp.models.transfers import Signature, SlipBook, Transfer, WarehouseSlip
 
 __all__ = [
-    "Attachment", "Bin", "BinLabel", "Blob", "Count", "Defect", "Inspection", "Location", "Operation",
-    "Plant", "Product", "Route", "RouteStep", "Setting", "Signature", "SlipBook", "SpecGroup",
+    "Attachment", "Bin", "BinLabel", "Blob", "Count", "Defect", "Inspection", "Location", "LoginSession", "Operation",
+    "Plant", "Product", "RoleSpan", "Route", "RouteStep", "Setting", "Signature", "SlipBook", "SpecGroup", "StaffBadge",
     "Stocktake", "Transfer", "User", "WarehouseSlip", "WorkOrder", "Workshop",
 ]

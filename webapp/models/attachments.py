@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String
+from datetime import date
+
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -21,6 +23,20 @@ class Blob(db.Model):
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    # An unfinished upload belongs to who sent its first chunk ("device:<id>", or "user:<id>" for a
+    # cookie session) until it goes untouched for PARTIAL_UPLOAD_HOURS: nobody else may append to it,
+    # restart it or finish it meanwhile. A complete blob is everyone's; the column then says who finished it.
+    uploader: Mapped[str | None] = mapped_column(String(60), index=True)
+    touched_at = mapped_column(UTCDateTime)  # when its last chunk came (None only for blobs older than 0007)
+
+
+class UploadUsage(db.Model):
+    """The bytes one uploader sent on one plant day: the daily upload quota (UPLOAD_DAILY_BYTES)."""
+
+    __tablename__ = "upload_usage"
+    uploader: Mapped[str] = mapped_column(String(60), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)  # in the plant's time zone
+    bytes_received: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Attachment(db.Model):

@@ -9,7 +9,7 @@ from sync.ingest import DeviceBusy
 from webapp.auth import api_user, json_error, public, requires
 from webapp.domain.roles import Can
 from webapp.openapi import OPENAPI
-from webapp.services import devices, sync_service
+from webapp.services import devices, sessions, signers, sync_service
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -23,17 +23,25 @@ def register_device():
     """Register this device for the signed-in person and return its token."""
     if getattr(g, "device", None) is not None:
         return error(400, "session_required", _("Register a device from a signed-in session."))
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    body = body if isinstance(body, dict) else {}
+
+    def text(name: str) -> str | None:
+        return body.get(name) if isinstance(body.get(name), str) else None
+
     try:
         result = devices.register_device(
-            api_user(), body.get("device_id") if isinstance(body.get("device_id"), str) else None,
-            str(body.get("label") or ""), request.user_agent.string or "",
-            current_app.config["DEVICE_TOKEN_HOURS"],
+            api_user(), text("device_id"), text("label") or "", request.user_agent.string or "",
+            current_app.config["DEVICE_TOKEN_HOURS"], secret=text("device_secret"), token=text("token"),
+            session_id=sessions.current_id(),
         )
     except ValueError:
-        return error(400, "bad_device_id", _("The device id must be a UUID."))
+        return error(400, "bad_device_id", _("The device id must be a UUID and its secret 20 to 200 characters."))
     except devices.DeviceRevoked:
         return error(403, "device_revoked", _("This device was revoked."))
+    except devices.DeviceTaken:
+        return error(409, "device_taken", _("This device id belongs to another device. Clear this app's data "
+                                            "to start as a new device (export unsynced records first)."))
     return jsonify(result), 201
 
 
@@ -74,6 +82,30 @@ def push():
     answer = outcome.as_dict(sync_service.min_build())
     answer.update(sync_service.builds())
     return jsonify(answer)
+
+
+@bp.post("/signatures/check")
+@requires(Can.SYNC)
+def check_signature():
+    """Check a second person's badge + PIN proof while the device waits: a wrong PIN is refused at once."""
+    body = request.get_json(silent=True)
+    body = body if isinstance(body, dict) else {}
+    event_id, signer = body.get("event_id"), body.get("signer")
+    if not isinstance(event_id, str) or len(event_id) > 64 or not isinstance(signer, dict):
+        return error(400, "bad_signature", _("Send the record's id and the signer's proof."))
+    try:
+        verdict = signers.check_online(event_id, signer)
+    except signers.PinLocked as exc:
+        minutes = max(1, -(-(exc.until - signers.now_ms()) // 60000))
+        response = error(429, "pin_locked", _("Too many wrong PINs. This person's PIN is locked for %(num)d minutes.",
+                                               num=minutes))
+        response.headers["Retry-After"] = str(minutes * 60)
+        return response
+    if not verdict.ok:
+        return error(422, "signature_unverified", signers.reason_text(verdict.reason, verdict.attempts_left),
+                     reason=verdict.reason, attempts_left=verdict.attempts_left)
+    person = verdict.signer
+    return jsonify(verified=True, signer={"id": person.id, "display_name": person.display_name, "role": person.role})
 
 
 @bp.get("/sync/pull")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import time
+
+from sqlalchemy import event, insert, inspect, select, update
 
 from webapp.domain.roles import Role
 from webapp.extensions import db
-from webapp.models import Setting, User
+from webapp.models import RoleSpan, Setting, User
 
 # Checking a password against this hash when the user does not exist takes as long
 # as a real check, so response time does not tell which usernames exist.
@@ -44,3 +46,25 @@ def demo_users() -> list[User]:
         select(User).where(User.username.in_([r.value for r in Role]))
     ).scalars().all()
     return sorted(users, key=lambda u: order.get(u.role, 99))
+
+
+def _role_started(_mapper, connection, user: User) -> None:
+    connection.execute(insert(RoleSpan.__table__).values(user_id=user.id, role=user.role,
+                                                         valid_from=int(time.time() * 1000)))
+
+
+def _role_changed(_mapper, connection, user: User) -> None:
+    if not inspect(user).attrs.role.history.has_changes():
+        return
+    now = int(time.time() * 1000)
+    spans = RoleSpan.__table__
+    connection.execute(update(spans).where(spans.c.user_id == user.id, spans.c.valid_to.is_(None))
+                       .values(valid_to=now))
+    connection.execute(insert(spans).values(user_id=user.id, role=user.role, valid_from=now))
+
+
+def install_role_history() -> None:
+    """Keep each person's roles over time, whatever code changes them (records are judged by the role of their time)."""
+    if not event.contains(User, "after_insert", _role_started):
+        event.listen(User, "after_insert", _role_started)
+        event.listen(User, "after_update", _role_changed)

@@ -14,7 +14,7 @@ from sync.registry import (
     EventRegistry, EventType, HandlerContext, PayloadInvalid, RuleBroken, count_field, text_field,
 )
 from webapp.domain.counting import MAX_NOTE, MAX_QUANTITY, CountFact, fold_counts
-from webapp.domain.roles import CAPABILITIES, Can
+from webapp.domain.roles import CAPABILITIES, FLOOR_ROLES, Can, Role
 from webapp.models import Bin, BinLabel, Count, Transfer
 from webapp.services import moves, review
 from webapp.models.types import from_ms
@@ -226,15 +226,20 @@ def build_registry() -> EventRegistry:
         name="bin.counted", version=2, handler=handle_count, batch=handle_counts, validate=validate_count,
         roles=CAPABILITIES[Can.COUNT_BIN], upgrades={1: upgrade_count_v1},
         subject=lambda p: f"bin:{p['bin_code']}",
+        fields=frozenset({"bin_code", "quantity", "unit", "note", "photos", "signer"}),
+        # A second person confirms the count at a handover (badge + PIN on the counting device).
+        signer_roles=FLOOR_ROLES | {Role.DIRECTOR, Role.ADMIN},
     ))
     registry.register(EventType(
         name=moves.EVENT_TYPE, version=1, handler=moves.handle_move, batch=moves.handle_moves,
         validate=moves.validate_move, roles=CAPABILITIES[Can.MOVE_BIN], subject=moves.subject,
+        fields=frozenset({"bin_code", "to_location", "seen_location", "seen_version", "quantity", "note"}),
     ))
     registry.register(EventType(
         name="exception.resolved", version=1, handler=review.handle_resolution,
         validate=review.validate_resolution, roles=CAPABILITIES[Can.REVIEW],
         subject=lambda p: f"exception:{p['exception_id']}",
+        fields=frozenset({"exception_id", "note"}),
     ))
     return registry
 

@@ -65,15 +65,17 @@ def _keep(raw: bytes, device_id: str) -> str:
     return str(path)
 
 
-def _ensure_device(device_id: str, user_id: int | None, importer: User) -> None:
-    """An export from a device the server never saw (storage wiped before it registered) still imports."""
-    d, du = schema.devices, schema.device_users
+def _ensure_device(device_id: str, importer: User) -> None:
+    """An export from a device the server never saw (storage wiped before it registered) still imports.
+
+    Such a device is the server's ("import"): no client may register it, and nobody is taken to
+    have signed in on it, so its events keep an actor only when that person really signed in on
+    it; the rest are quarantined for the office with who imported them.
+    """
+    d = schema.devices
     if db.session.execute(select(d.c.id).where(d.c.id == device_id)).first() is None:
-        db.session.execute(insert(d).values(id=device_id, user_id=user_id or importer.id, label="imported",
+        db.session.execute(insert(d).values(id=device_id, user_id=importer.id, label="imported", kind="import",
                                             registered_at=0, acked_through_seq=0))
-    if user_id and db.session.get(User, user_id) is not None and db.session.execute(
-            select(du.c.user_id).where(du.c.device_id == device_id, du.c.user_id == user_id)).first() is None:
-        db.session.execute(insert(du).values(device_id=device_id, user_id=user_id, first_seen_at=now_ms()))
     db.session.commit()
 
 
@@ -84,9 +86,9 @@ def import_outbox(raw: bytes, importer: User) -> ImportReport:
     body = _read(raw)
     device_id = body["device_id"]
     report = ImportReport(device_id=device_id, kept_as=_keep(raw, device_id))
-    user = body.get("user") if isinstance(body.get("user"), dict) else {}
-    user_id = user.get("id") if isinstance(user.get("id"), int) else None
-    _ensure_device(device_id, user_id, importer)
+    # The file's "user" is a claim like any other: it makes nobody an actor (hole: an office user
+    # could name the admin). Actors are checked per event against who signed in on the device.
+    _ensure_device(device_id, importer)
     for item in body.get("attachments", []):
         sha = item.get("sha256") if isinstance(item, dict) else None
         if not isinstance(sha, str) or not SHA256_RE.match(sha):
@@ -100,7 +102,7 @@ def import_outbox(raw: bytes, importer: User) -> ImportReport:
     events = sorted(body["events"], key=lambda e: e.get("seq", 0) if isinstance(e, dict) else 0)
     for start in range(0, len(events), 200):
         outcome = sync_service.push(device_id, {"events": events[start:start + 200], "build": "import"},
-                                    user_id or importer.id)
+                                    None, pushed_by=importer.id)
         for result in outcome.results:
             setattr(report, result["status"], getattr(report, result["status"]) + 1)
     return report

@@ -17,7 +17,8 @@ from sync.pull import PullSource, pull_page
 from webapp import releases
 from webapp.extensions import db
 from webapp.models import Bin, Inspection, Location, Operation, Product, Setting, Transfer, User, WorkOrder
-from webapp.services import blobs
+from webapp.domain.signing import PIN_ITERATIONS
+from webapp.services import blobs, signers
 from webapp.services.devices import actor_roles, ensure_web_device, now_ms
 from webapp.services.floor_events import registry
 
@@ -30,8 +31,12 @@ class BatchTooLarge(ValueError):
     """More events than one push may carry (413): the device splits the batch."""
 
 
-def push(device_id: str, body: Any, pusher_id: int) -> PushOutcome:
-    """Store a device's batch and return the per-event answer; serialised per device."""
+def push(device_id: str, body: Any, pusher_id: int | None, pushed_by: int | None = None) -> PushOutcome:
+    """Store a device's batch and return the per-event answer; serialised per device.
+
+    `pusher_id` is the person events without an actor are recorded for (None: such events are
+    quarantined); `pushed_by` who delivered them (default: the pusher), kept on every event.
+    """
     if not isinstance(body, dict) or not isinstance(body.get("events"), list):
         raise BadPush("events")
     if len(body["events"]) > MAX_EVENTS_PER_PUSH:
@@ -45,6 +50,7 @@ def push(device_id: str, body: Any, pusher_id: int) -> PushOutcome:
                 build=build[:64] if build else None, sent_at=body.get("sent_at"),
                 actor_role=actor_roles(device_id), default_actor=pusher_id,
                 missing_attachments=blobs.missing, pending=_count(body.get("pending")),
+                verify_signer=signers.verify_for_ingest, pushed_by=pushed_by or pusher_id,
             )
             db.session.commit()
     except OperationalError as exc:
@@ -80,7 +86,8 @@ def record_locally(user: User, event_type: str, payload: dict[str, Any],
         }
         outcome = ingest_push(db.session, registry, device_id=device_id, raw_events=[event], now_ms=now,
                               build="web", sent_at=now, actor_role=actor_roles(device_id),
-                              missing_attachments=blobs.missing)
+                              missing_attachments=blobs.missing, verify_signer=signers.verify_for_ingest,
+                              pushed_by=user.id)
         db.session.commit()
     return outcome.results[0]
 
@@ -143,9 +150,15 @@ def _load_work_orders(session, numbers):
 
 
 def _load_users(session, usernames):
-    """People a device may show and ask to sign (handover, inspections): never their password hash."""
+    """People a device may show and ask to sign (handover, inspections).
+
+    Never their password hash nor their PIN's key: only the PIN's salt, which the device needs
+    to derive the key from the PIN a person types (webapp/domain/signing.py).
+    """
     rows = session.execute(select(User).where(User.username.in_(usernames), User.active.is_(True))).scalars()
-    return {u.username: {"username": u.username, "id": u.id, "display_name": u.display_name, "role": u.role}
+    return {u.username: {"username": u.username, "id": u.id, "display_name": u.display_name, "role": u.role,
+                         "has_pin": bool(u.pin_key), "pin_salt": u.pin_salt if u.pin_key else None,
+                         "pin_iterations": PIN_ITERATIONS}
             for u in rows}
 
 

@@ -5,6 +5,7 @@ import * as syncStatus from "./behaviours/sync-status.js";
 import * as syncPanel from "./behaviours/sync-panel.js";
 import * as offlineBin from "./behaviours/offline-bin.js";
 import * as offlineForm from "./behaviours/offline-form.js";
+import * as signer from "./behaviours/signer.js";
 import * as appUpdate from "./behaviours/app-update.js";
 import * as codeEntry from "./behaviours/code-entry.js";
 import * as scanScreen from "./behaviours/scan-screen.js";
@@ -27,6 +28,7 @@ const behaviours = {
   "sync-panel": syncPanel,
   "offline-bin": offlineBin,
   "offline-form": offlineForm,
+  signer,
   "app-update": appUpdate,
   "code-entry": codeEntry,
   "scan-screen": scanScreen,

@@ -13,6 +13,9 @@ import { saveEvent, listOnDevice } from "../offline/outbox.js";
 import { preparePhoto } from "../offline/photos.js";
 import { unconfirmedOf } from "../offline/uploads.js";
 import { requestSync } from "../offline/sync.js";
+import { signatureText } from "../offline/signing.js";
+import { uuid7 } from "../offline/uuid7.js";
+import { confirmSave, recordSaved, SaveStopped } from "./signer.js";
 
 /** At most this many files per attachment field (the server's limit for photos). */
 const MAX_FILES = 10;
@@ -42,22 +45,30 @@ function bindForm(form) {
       const buttons = submitButtons(form);
       for (const button of buttons) button.disabled = true;
       try {
+        /** @type {Record<string, unknown>} */
         const payload = payloadOf(form);
         const attachments = await attachmentsOf(form, payload, status);
-        const record = await saveEvent(
-          form.dataset.eventType ?? "",
-          Number(form.dataset.eventV ?? 1),
-          payload,
-          attachments,
-        );
+        const type = form.dataset.eventType ?? "";
+        // The id comes first: a second person's signature (signer.js) signs it with the content.
+        const id = uuid7();
+        const progress = (/** @type {string} */ text) => setStatus(status, "working", text);
+        const confirmation = await confirmSave(form, { id, type, payload, progress });
+        if (confirmation) payload.signer = confirmation.signer;
+        const record = await saveEvent(type, Number(form.dataset.eventV ?? 1), payload, attachments, {
+          id,
+          signature: confirmation?.signature,
+        });
         form.dataset.lastEventId = record.id;
         form.dataset.lastAttachments = record.attachments.join(" ");
         setStatus(status, "saved", t("saved_on_device"));
+        recordSaved(form, record);
         followSaved(form, payload);
         resetVisibleFields(form);
         requestSync("save");
       } catch (error) {
-        setStatus(status, "error", error instanceof Error ? error.message : String(error));
+        // A confirmation that stopped the save says why beside the badge or the PIN.
+        if (error instanceof SaveStopped) setStatus(status, "stopped", "");
+        else setStatus(status, "error", error instanceof Error ? error.message : String(error));
       } finally {
         for (const button of buttons) button.disabled = false;
         saving = false;
@@ -172,7 +183,7 @@ function payloadOf(form) {
  * takes the saved payload's to_location, so a second move from the same page starts where the
  * first one left the bin (and does not raise a conflict with this device's own move).
  * @param {HTMLFormElement} form
- * @param {Record<string, string | number>} payload
+ * @param {Record<string, unknown>} payload
  */
 function followSaved(form, payload) {
   for (const field of form.querySelectorAll("input[data-follows]")) {
@@ -257,5 +268,7 @@ function pendingItem({ record, state }) {
   if (destination !== undefined) item.append(`→ ${destination}`, " · ");
   if (quantity !== undefined) item.append(`${quantity} ${t("pieces")}`, " · ");
   item.append(time, " · ", t(STATE_TEXT[state] ?? state));
+  const confirmed = signatureText(record);
+  if (confirmed) item.append(" · ", confirmed);
   return item;
 }

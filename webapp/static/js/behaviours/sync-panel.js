@@ -11,6 +11,7 @@ import { getMeta, onChange } from "../offline/db.js";
 import { listOnDevice } from "../offline/outbox.js";
 import { countUnconfirmedBlobs } from "../offline/uploads.js";
 import { buildExport } from "../offline/export.js";
+import { signatureText } from "../offline/signing.js";
 import { toast } from "./sync-status.js";
 
 export const selector = "[data-sync-panel]";
@@ -124,6 +125,8 @@ function row({ record, state, code }) {
     reason.textContent = code;
     how.append(" · ", reason);
   }
+  const confirmed = signatureText(record);
+  if (confirmed) how.append(" · ", confirmed);
   tr.append(what, saved, how);
   return tr;
 }

@@ -58,10 +58,11 @@ export function openShopfloorDB() {
         for (const name of FIRST_STORES) {
           db.createObjectStore(name, { keyPath: REFERENCE_KEYS[name] });
         }
-        // A new database is a new device: its id and seq counter are born with it,
-        // so a wiped database can never reuse old seqs under the old id.
+        // A new database is a new device: its id, secret and seq counter are born with it,
+        // so a wiped database can never reuse old seqs under the old id (nor claim that id).
         const meta = tx.objectStore("meta");
         meta.put(crypto.randomUUID?.() ?? uuid7(), "device_id");
+        meta.put(newDeviceSecret(), "device_secret");
         meta.put(1, "next_seq");
       }
       if (oldVersion < 2) {
@@ -97,6 +98,32 @@ export function openShopfloorDB() {
     throw error;
   });
   return dbPromise;
+}
+
+/**
+ * A device secret: 32 random bytes as unpadded base64url (43 characters). The server keeps only
+ * its hash and re-registers a device id it knows only for the holder of the secret.
+ * @returns {string}
+ */
+function newDeviceSecret() {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/**
+ * This device's secret, made (once) for a device whose database predates secrets. Read and
+ * written in one transaction, so two tabs asking at once agree on one secret.
+ * @returns {Promise<string>}
+ */
+export async function deviceSecret() {
+  const tx = (await openShopfloorDB()).transaction("meta", "readwrite", { durability: "strict" });
+  return inTransaction(tx, async () => {
+    const held = await tx.store.get("device_secret");
+    if (typeof held === "string" && held) return held;
+    const made = newDeviceSecret();
+    await tx.store.put(made, "device_secret");
+    return made;
+  });
 }
 
 /**

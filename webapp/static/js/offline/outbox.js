@@ -22,7 +22,13 @@ import { t } from "../i18n.js";
  */
 /** @typedef {{code: string, [detail: string]: unknown}} EventException */
 /** @typedef {{id: string, status: string, exceptions?: EventException[], missing_attachments?: string[]}} PushResult */
-/** @typedef {SyncEvent & {state: string, result?: PushResult, sent_at?: number}} OutboxRecord */
+/**
+ * Who confirmed a record on this device (a second person's badge and PIN): their id and name and
+ * how the signature stood when saved ("verified": the server checked it at once; "to-verify":
+ * the push will). Kept beside the envelope, never sent; nothing secret.
+ * @typedef {{id: number, name: string, state: "verified" | "to-verify"}} SignatureNote
+ */
+/** @typedef {SyncEvent & {state: string, result?: PushResult, sent_at?: number, signature?: SignatureNote}} OutboxRecord */
 /** @typedef {{acked_through_seq?: number, missing_seqs?: number[], results?: PushResult[]}} PushResponse */
 /**
  * A photo ready to keep: JPEG bytes named by their SHA-256 (see photos.js).
@@ -80,9 +86,11 @@ export function pageUser() {
  * @param {number} v
  * @param {Record<string, unknown>} payload
  * @param {Attachment[]} [attachments]
+ * @param {{id?: string, signature?: SignatureNote}} [options] `id`: made beforehand, for a record
+ *   whose signature signs its id; `signature`: who confirmed it (kept on the device only)
  * @returns {Promise<OutboxRecord>}
  */
-export async function saveEvent(type, v, payload, attachments = []) {
+export async function saveEvent(type, v, payload, attachments = [], { id, signature } = {}) {
   const db = await openShopfloorDB();
   const user = pageUser();
   // Reading next_seq and writing the event in one readwrite transaction makes seq
@@ -99,7 +107,7 @@ export async function saveEvent(type, v, payload, attachments = []) {
       const now = Date.now();
       /** @type {OutboxRecord} */
       const record = {
-        id: uuid7(now),
+        id: id ?? uuid7(now),
         device_id: deviceId,
         seq: nextSeq ?? 1,
         type,
@@ -109,6 +117,7 @@ export async function saveEvent(type, v, payload, attachments = []) {
         payload: { ...payload },
         attachments: [...new Set(attachments.map((a) => a.sha256))],
         state: "pending",
+        ...(signature ? { signature: { ...signature } } : {}),
       };
       await tx.objectStore("outbox").add(record);
       await meta.put(record.seq + 1, "next_seq");

@@ -6,7 +6,7 @@
  * anything is pending. `navigator.onLine` proves nothing: we always try, and a failure
  * is what "offline" means.
  */
-import { getMeta, putMeta, setMeta, deleteMeta, notify, onChange } from "./db.js";
+import { getMeta, putMeta, setMeta, deleteMeta, deviceSecret, notify, onChange } from "./db.js";
 import { pageUser, countUnsynced, nextBatch, envelope, applyPushResponse } from "./outbox.js";
 import { pullAll } from "./pull.js";
 import { uploadPending, uploadsDue } from "./uploads.js";
@@ -242,8 +242,14 @@ async function deviceToken(deviceId, renew) {
   ]);
   const expired = typeof expiresAt === "number" && expiresAt <= Date.now();
   if (user && (renew || !token || tokenUserId !== user.id || expired)) {
+    // The secret (or the last token the server gave) proves this is the device that registered the id.
     const device = await call("POST", "/devices", {
-      body: { device_id: deviceId, label: deviceLabel(deviceId) },
+      body: {
+        device_id: deviceId,
+        device_secret: await deviceSecret(),
+        ...(typeof token === "string" && token ? { token } : {}),
+        label: deviceLabel(deviceId),
+      },
       session: true,
     });
     if (typeof device.token !== "string") throw new SyncStop("offline");

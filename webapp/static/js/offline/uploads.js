@@ -5,6 +5,9 @@
  * chunks; a reload or a lost connection continues from the server's offset. The bytes stay
  * on the device until the server says the file is complete; then only a small stub is
  * kept, for 14 days. A file the server refuses (422/415) is kept and shown, never deleted.
+ * "Not now" answers keep the bytes and wait as long as the server's Retry-After says: 409
+ * upload_in_progress (another device is sending the same file) and 413 upload_quota put
+ * off that file, 413 daily_quota (this device sent its day's bytes) every upload.
  */
 import { openShopfloorDB, inTransaction, notify } from "./db.js";
 import { unconfirmedKeys } from "./outbox.js";
@@ -16,6 +19,7 @@ const MAX_CONFLICTS = 5;
 const KEEP_STUB_MS = 14 * 24 * 3600 * 1000;
 const LATER_FIRST_MS = 30_000;
 const LATER_MAX_MS = 30 * 60_000;
+const RETRY_AFTER_MAX_MS = 24 * 3600_000;
 
 /** @typedef {import("./outbox.js").StoredBlob} StoredBlob */
 /**
@@ -31,6 +35,8 @@ const LATER_MAX_MS = 30 * 60_000;
  * @type {Map<string, {failures: number, at: number}>}
  */
 const later = new Map();
+/** No upload before this (epoch ms): the server's daily quota for this device is spent. */
+let pausedUntil = 0;
 
 /**
  * Upload every blob the server has not confirmed, those a push just listed as missing first.
@@ -47,7 +53,7 @@ export async function uploadPending(send, first = []) {
   /** @type {UploadSummary} */
   const summary = { confirmed: 0, rejected: 0, waiting: 0 };
   for (const sha of pending) {
-    if ((later.get(sha)?.at ?? 0) > Date.now()) {
+    if (pausedUntil > Date.now() || (later.get(sha)?.at ?? 0) > Date.now()) {
       summary.waiting++;
       continue;
     }
@@ -67,6 +73,7 @@ export async function uploadsDue() {
   const db = await openShopfloorDB();
   const pending = /** @type {string[]} */ (await db.getAllKeysFromIndex("blobs", "state", "pending"));
   const now = Date.now();
+  if (pausedUntil > now) return 0;
   return pending.filter((sha) => (later.get(sha)?.at ?? 0) <= now).length;
 }
 
@@ -143,10 +150,24 @@ async function uploadOne(send, sha) {
       await saveProgress(sha, offset);
     } else if (status === 409) {
       // Someone (this device before a reload, say) got further or less far: go on from there.
-      const at = headerInt(response, "Upload-Offset") ?? (await bodyOffset(response));
+      const body = headerInt(response, "Upload-Offset") === undefined ? await jsonBody(response) : {};
+      if (body?.error === "upload_in_progress") {
+        // Another device is sending this very file: it is complete once either finishes.
+        return putOff(sha, "another device is uploading it", retryAfterMs(response));
+      }
+      const at = headerInt(response, "Upload-Offset") ?? bodyOffset(body);
       if (at === undefined || ++conflicts > MAX_CONFLICTS) return putOff(sha, "409 without a usable offset");
       offset = at;
-    } else if (status === 413 && chunk > MIN_CHUNK) {
+    } else if (status === 413) {
+      const body = await jsonBody(response);
+      if (body?.error === "daily_quota") {
+        pausedUntil = Date.now() + (retryAfterMs(response) ?? LATER_MAX_MS);
+        return putOff(sha, "this device's upload quota for today is spent", retryAfterMs(response));
+      }
+      if (body?.error === "upload_quota") {
+        return putOff(sha, "this device holds too many unfinished uploads", retryAfterMs(response));
+      }
+      if (chunk <= MIN_CHUNK) return putOff(sha, "PATCH 413");
       chunk = Math.max(MIN_CHUNK, chunk / 2);
     } else if (status === 415 || status === 422) {
       return reject(sha, await reason(response));
@@ -183,18 +204,38 @@ function headerInt(response, name) {
 }
 
 /**
- * The offset in a JSON 409 body ({"offset": n} or {"upload_offset": n}), if any.
+ * The JSON body of an answer, or undefined if it has none.
  * @param {Response} response
- * @returns {Promise<number | undefined>}
+ * @returns {Promise<any>}
  */
-async function bodyOffset(response) {
+async function jsonBody(response) {
   try {
-    const body = await response.json();
-    const value = body?.upload_offset ?? body?.offset;
-    return Number.isInteger(value) && value >= 0 ? value : undefined;
+    return await response.json();
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The offset in a JSON 409 body ({"offset": n} or {"upload_offset": n}), if any.
+ * @param {any} body
+ * @returns {number | undefined}
+ */
+function bodyOffset(body) {
+  const value = body?.upload_offset ?? body?.offset;
+  return Number.isInteger(value) && value >= 0 ? value : undefined;
+}
+
+/**
+ * Retry-After as milliseconds (delta-seconds or an HTTP date), at most a day; undefined without one.
+ * @param {Response} response
+ * @returns {number | undefined}
+ */
+function retryAfterMs(response) {
+  const value = response.headers.get("Retry-After");
+  if (!value) return undefined;
+  const ms = /^\s*\d+\s*$/.test(value) ? Number(value) * 1000 : Date.parse(value) - Date.now();
+  return Number.isFinite(ms) ? Math.min(Math.max(ms, 1_000), RETRY_AFTER_MAX_MS) : undefined;
 }
 
 /**
@@ -243,15 +284,18 @@ async function reject(sha, why) {
 }
 
 /**
- * An answer we did not expect: try this blob again later, longer each time.
+ * An answer we did not expect, or "not now": try this blob again later, longer each time, and
+ * not before the server's Retry-After.
  * @param {string} sha
  * @param {string} why
+ * @param {number} [atLeast] ms (the server's Retry-After)
  * @returns {"later"}
  */
-function putOff(sha, why) {
+function putOff(sha, why, atLeast = 0) {
   const failures = (later.get(sha)?.failures ?? 0) + 1;
-  const wait = Math.min(LATER_FIRST_MS * 2 ** (failures - 1), LATER_MAX_MS);
-  later.set(sha, { failures, at: Date.now() + Math.round(wait * (0.7 + Math.random() * 0.6)) });
+  const backoff = Math.min(LATER_FIRST_MS * 2 ** (failures - 1), LATER_MAX_MS);
+  const wait = Math.round(backoff * (0.7 + Math.random() * 0.6));
+  later.set(sha, { failures, at: Date.now() + Math.max(wait, atLeast) });
   console.warn(`shopfloor: photo ${sha.slice(0, 12)} not uploaded (${why}); trying again later`);
   return "later";
 }
