@@ -59,6 +59,8 @@ EXCEPTION_CODES = {
     "seq_collision": _l("Two records with one sequence number"),
     "handler_error": _l("Server error while applying"),
     "wrong_device": _l("Record from another device"),
+    "signature_unverified": _l("Signature not verified"),
+    "signer_not_allowed": _l("Signer's role may not sign this"),
 }
 
 

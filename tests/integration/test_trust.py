@@ -1,6 +1,5 @@
 """Records a plant can trust: a device cannot be taken over, actors are proven, sessions end for real."""
 
-import io
 import secrets
 import time
 import uuid

@@ -10,7 +10,6 @@ the proof when the record syncs. Plain functions: the device computes the same i
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -57,15 +56,15 @@ def new_badge(user_id: int) -> Badge:
 
 def parse_badge(text: str) -> Badge | None:
     """Read a badge's QR text; None when it is not one."""
-    found = BADGE_RE.match(text.strip()) if isinstance(text, str) else None
+    found = BADGE_RE.fullmatch(text.strip()) if isinstance(text, str) else None
     return Badge(int(found.group(1)), found.group(2), found.group(3)) if found else None
 
 
 def check_pin(pin: str) -> str:
     """Return the PIN if it may be used: 4 to 8 digits, not one digit repeated, not a run like 1234 or 9876."""
-    if not isinstance(pin, str) or not PIN_RE.match(pin):
+    if not isinstance(pin, str) or not PIN_RE.fullmatch(pin):
         raise PinRefused("format")
-    steps = {int(b) - int(a) for a, b in zip(pin, pin[1:])}
+    steps = {int(b) - int(a) for a, b in zip(pin, pin[1:], strict=False)}
     if steps in ({0}, {1}, {-1}):
         raise PinRefused("too_simple")
     return pin
@@ -112,8 +111,3 @@ def proof(badge_secret: str, pin_key_hex: str, event_id: str, signer_id: int, ba
 def proof_matches(expected: str, given: str) -> bool:
     """Compare proofs in constant time."""
     return isinstance(given, str) and hmac.compare_digest(expected.encode(), given.encode())
-
-
-def b64url(data: bytes) -> str:
-    """Return unpadded base64url text."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
