@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 import uuid
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -11,18 +12,20 @@ from sqlalchemy import func, insert, select
 
 from sync import schema
 from sync.ingest import ingest_push
+from webapp.domain import signing
 from webapp.domain.label_codes import mint
 from webapp.domain.roles import Role
 from webapp.extensions import db
 from webapp.models import (
     Bin, BinLabel, Inspection, Location, Operation, Plant, Product, Route, RouteStep, Setting, Signature, SlipBook,
-    SpecGroup, Transfer, User, WorkOrder, Workshop,
+    SpecGroup, StaffBadge, Transfer, User, WorkOrder, Workshop,
 )
 from webapp.models.types import from_ms
 from webapp.services.devices import actor_roles, now_ms
 from webapp.services.floor_events import registry
 
 DAY_MS = 24 * 3600 * 1000
+DEMO_PIN = "1357"  # every demo person's signing PIN (shown on the demo sign-in page)
 
 USERS = {
     Role.CLERK: ("王芳 Wang Fang", "W1"),
@@ -71,6 +74,14 @@ def load(seed: int = 7, password: str = "demo", timezone: str = "Asia/Shanghai")
     for role, (_name, ws) in USERS.items():
         if ws:
             users[role].workshop_id = workshops[ws].id
+    # Everyone can sign on someone else's device at once: a staff badge each (print the cards
+    # under People) and the demo PIN.
+    for user in users.values():
+        badge = signing.new_badge(user.id)
+        db.session.add(StaffBadge(user_id=user.id, code=badge.code, secret=badge.secret,
+                                  issued_at=int(time.time() * 1000)))
+        user.pin_salt = signing.new_salt()
+        user.pin_key, user.pin_set_at = signing.pin_key(DEMO_PIN, user.pin_salt), int(time.time() * 1000)
 
     ops = [Operation(code=c, name_zh=zh, name_en=en, workshop=workshops[w]) for c, zh, en, w in OPERATIONS]
     db.session.add_all(ops)
@@ -188,7 +199,7 @@ def _history(rng, users, bins, ops, locations, now, timezone) -> None:
     start = now - 15 * DAY_MS
     db.session.execute(insert(schema.devices).values(
         id=device_id, user_id=users[Role.CLERK].id, label="Demo clerk phone", registered_at=start,
-        acked_through_seq=0, last_seen_at=now))
+        acked_through_seq=0, last_seen_at=now, kind="demo"))  # made by the server: no client may claim it
     for role in (Role.CLERK, Role.KEEPER, Role.INSPECTOR):
         db.session.execute(insert(schema.device_users).values(
             device_id=device_id, user_id=users[role].id, first_seen_at=start))
