@@ -118,7 +118,6 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000)
     args = parser.parse_args()
-    os.environ.setdefault("LOGIN_RATE_LIMIT", "1000 per minute")
     print("drain:", run(args.events), flush=True)
     return 0
 

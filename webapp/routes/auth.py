@@ -79,6 +79,7 @@ def login():
         if user is None:
             error = _("Wrong username or password.")
         else:
+            sessions.end_current("replaced")  # someone signing in over an open session ends it first
             _fresh_session()
             session.permanent = True  # lasts a shift: PERMANENT_SESSION_LIFETIME
             login_user(user)
