@@ -176,7 +176,8 @@ def test_the_device_computes_the_proof_of_the_scheme(browser, server):
 # --- the floor --------------------------------------------------------------------------------------
 
 def badge_and_pin(server, username: str = "receiver", pin: str | None = PIN) -> tuple[int, str]:
-    """Issue `username` a staff badge and set their PIN, as the office and the person do; return (id, QR text)."""
+    """Issue `username` a new staff badge and set their PIN (None: forget it), as the office and the person do;
+    return (id, QR text)."""
     from sqlalchemy import select
 
     from webapp import create_app
@@ -192,6 +193,8 @@ def badge_and_pin(server, username: str = "receiver", pin: str | None = PIN) -> 
         text = signers.issue_badge(user.id)
         if pin:
             signers.set_pin(user.id, pin)
+        else:
+            signers.clear_pin(user.id)
         user_id = user.id
         db.engine.dispose()
     return user_id, text
@@ -339,15 +342,27 @@ def test_a_receiver_confirms_a_count_offline_on_the_tablet_and_the_server_verifi
         [(_, record)] = outbox
         assert record["signature"] == {"id": receiver_id, "name": "刘洋 Liu Yang", "state": "to-verify"}
 
+        # A bin this tablet never opened: the worker's offline bin shell, its form filled from the device.
+        other = mint(34)
+        page.goto(f"/b/{other}")
+        expect(page.locator("[data-offline-bin] h1")).to_contain_text(other)
+        page.fill("#count-form input[name=quantity]", "41")
+        confirm_with_badge(page, "刘洋 Liu Yang · Receiver")
+        type_pin_and_save(page, PIN)
+        expect(signature_status(page)).to_have_text("Confirmed by 刘洋 Liu Yang — to be verified")
+        expect(unsynced(page)).to_have_text("2")
+
         server.start()
         tap_sync(page)
         expect(unsynced(page)).to_have_text("0", timeout=SYNC_MS)
         expect(signature_status(page)).to_have_text("Confirmed by 刘洋 Liu Yang — verified", timeout=SYNC_MS)
         expect(signature_status(page)).to_have_attribute("data-state", "verified")
-        [event] = stored(server, code, 40)
-        assert event["id"] == record["id"] and event["actor"] == "clerk"
-        assert_proof_holds(event, badge_text, PIN, receiver["pin_salt"], receiver_id)
-        assert not [x for x in event["exceptions"] or [] if x.get("code") == "signature_unverified"]
+        for bin_code, quantity in ((code, 40), (other, 41)):
+            [event] = stored(server, bin_code, quantity)
+            assert event["actor"] == "clerk"
+            assert_proof_holds(event, badge_text, PIN, receiver["pin_salt"], receiver_id)
+            assert not [x for x in event["exceptions"] or [] if x.get("code") == "signature_unverified"]
+        assert stored(server, code, 40)[0]["id"] == record["id"]
         assert_no_secrets_on_the_device(page, badge_text, [PIN], receiver["pin_salt"])
     finally:
         context.close()

@@ -20,6 +20,7 @@ import { t } from "../i18n.js";
 import { getMeta, onChange } from "../offline/db.js";
 import { pageUser } from "../offline/outbox.js";
 import {
+  canSign,
   checkOnline,
   findPerson,
   hasPin,
@@ -95,6 +96,7 @@ class SignerPanel {
     this.cameraView = one(root, "[data-signer-camera]");
     this.video = /** @type {HTMLVideoElement} */ (one(root, "[data-signer-video]"));
     this.cameraNote = one(root, "[data-signer-camera-note]");
+    this.badgeField = one(root, "[data-signer-badge-field]");
     this.badgeInput = /** @type {HTMLInputElement} */ (one(root, "[data-signer-badge]"));
     this.who = one(root, "[data-signer-who]");
     this.pinField = one(root, "[data-signer-pin-field]");
@@ -123,11 +125,7 @@ class SignerPanel {
     feedback.unlockOnFirstGesture();
     this.openButton.addEventListener("click", () => this.open());
     this.closeButton.addEventListener("click", () => this.close());
-    this.rescanButton.addEventListener("click", () => {
-      this.forget();
-      this.setState("scan");
-      this.startCamera();
-    });
+    this.rescanButton.addEventListener("click", () => this.open());
     // A wedge scanner types the badge into its field: take it whole, never leave it in the page.
     this.badgeInput.addEventListener("input", () => {
       if (parseBadge(this.badgeInput.value)) this.takeTyped();
@@ -159,8 +157,7 @@ class SignerPanel {
     document.addEventListener(SCAN_EVENT, this.onScan);
     // Leaving the page (or putting the app away) forgets the PIN and lets go of the camera.
     window.addEventListener("pagehide", () => {
-      this.pinInput.value = "";
-      this.stopCamera();
+      if (this.root.dataset.signerState !== "closed") this.close();
     });
     document.addEventListener("visibilitychange", () => {
       if (document.hidden) this.stopCamera();
@@ -181,6 +178,14 @@ class SignerPanel {
     this.panel.hidden = false;
     this.openButton.hidden = true;
     this.openButton.setAttribute("aria-expanded", "true");
+    if (!canSign()) {
+      // Plain http:// on the LAN: no WebCrypto (nor camera) for the page, so no proof can be made.
+      this.problem = t("signer_insecure");
+      this.showError(this.problem);
+      this.badgeField.hidden = true;
+      this.setState("problem");
+      return;
+    }
     this.setState("scan");
     this.startCamera();
   }
@@ -203,6 +208,7 @@ class SignerPanel {
     this.person = null;
     this.problem = "";
     this.badgeInput.value = "";
+    this.badgeField.hidden = false;
     this.pinInput.value = "";
     this.pinInput.setCustomValidity("");
     this.pinField.hidden = true;
@@ -240,6 +246,7 @@ class SignerPanel {
    * @param {string} text
    */
   async take(text) {
+    if (!canSign()) return; // the panel already says why
     const badge = parseBadge(text);
     if (!badge) {
       if (text !== this.refused) feedback.refusal(); // once per label held up, not once per frame
@@ -273,6 +280,7 @@ class SignerPanel {
       this.setState("problem");
       return;
     }
+    this.badgeField.hidden = true; // read: the PIN is what comes next
     this.pinField.hidden = false;
     this.setState("pin");
     this.pinInput.focus();
@@ -307,6 +315,7 @@ class SignerPanel {
         // The badge itself cannot confirm (revoked, unknown, no PIN): another badge is needed.
         this.badge = null;
         this.pinField.hidden = true;
+        this.badgeField.hidden = false;
         this.problem = refusalText(answer);
         this.setState("problem");
       }
@@ -330,7 +339,7 @@ class SignerPanel {
     }
     this.last = { id: record.id, signature: record.signature };
     this.close();
-    this.showSignature(record);
+    this.showSignature({ signature: record.signature, result: record.result });
   }
 
   /**

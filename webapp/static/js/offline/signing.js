@@ -173,7 +173,12 @@ export async function findPerson(id) {
  * @param {Person} person
  */
 export function hasPin(person) {
-  return person.has_pin !== false && typeof person.pin_salt === "string" && person.pin_salt.length > 0;
+  return person.has_pin !== false && typeof person.pin_salt === "string" && /^(?:[0-9a-f]{2})+$/i.test(person.pin_salt);
+}
+
+/** Whether this page may compute proofs: WebCrypto exists only on https:// (or localhost) pages. */
+export function canSign() {
+  return Boolean(window.isSecureContext && globalThis.crypto?.subtle);
 }
 
 /**

@@ -31,18 +31,20 @@ const BACKOFF_MAX_MS = 5 * 60_000;
  * - retryIn: ms until the next try (else the back-off decides)
  * - honour: retryIn is the server's Retry-After: no automatic try before then
  * - unasked: decided on the device, without hearing from the server
+ * - taken: registration refused: the server knows this device id as another device's
  */
 class SyncStop extends Error {
   /**
    * @param {Outcome | "too_large" | "too_old"} outcome
-   * @param {{retryIn?: number, honour?: boolean, unasked?: boolean}} [details]
+   * @param {{retryIn?: number, honour?: boolean, unasked?: boolean, taken?: boolean}} [details]
    */
-  constructor(outcome, { retryIn, honour = false, unasked = false } = {}) {
+  constructor(outcome, { retryIn, honour = false, unasked = false, taken = false } = {}) {
     super(outcome);
     this.outcome = outcome;
     this.retryIn = retryIn;
     this.honour = honour;
     this.unasked = unasked;
+    this.taken = taken;
   }
 }
 
@@ -162,7 +164,8 @@ async function stopped(error) {
     case "revoked":
       waitForPerson = true;
       setState("online");
-      notice("device_revoked", true);
+      // Refused for good either way: the records stay here, to be exported for the office.
+      notice(stop.taken ? "device_taken" : "device_revoked", true);
       return "revoked";
     case "busy":
       setState("syncing");
@@ -436,6 +439,8 @@ async function send(method, path, { headers = {}, body, token, session = false, 
       const wait = retryAfter(response.headers.get("Retry-After"));
       throw new SyncStop("offline", { retryIn: wait, honour: wait !== undefined });
     }
+    // Registering: 409 means this id is another device's (the server wants its secret).
+    if (session && status === 409) throw new SyncStop("revoked", { taken: true });
     // Registering with the cookie session: 400/403 mean a stale CSRF token or session.
     if (session && status >= 400 && status < 500) throw new SyncStop("auth");
     if (status === 403) throw new SyncStop("revoked");
