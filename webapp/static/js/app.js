@@ -5,7 +5,6 @@ import * as syncStatus from "./behaviours/sync-status.js";
 import * as syncPanel from "./behaviours/sync-panel.js";
 import * as offlineBin from "./behaviours/offline-bin.js";
 import * as offlineForm from "./behaviours/offline-form.js";
-import * as signer from "./behaviours/signer.js";
 import * as appUpdate from "./behaviours/app-update.js";
 import * as codeEntry from "./behaviours/code-entry.js";
 import * as scanScreen from "./behaviours/scan-screen.js";
@@ -16,6 +15,18 @@ import { startSync } from "./offline/sync.js";
  * A behaviour binds to elements (`selector`, `attach`), or listens to the whole page (`start`), or both.
  * @typedef {{selector?: string, attach?(el: Element): void, start?(): void}} Behaviour
  */
+
+/**
+ * A second person's confirmation (badge + PIN): its code loads only on a page that has one,
+ * so the scan screen and the office pages do not carry it.
+ * @type {Behaviour}
+ */
+const signer = {
+  selector: "[data-signer]",
+  attach(el) {
+    import("./behaviours/signer.js").then((module) => module.attach(el));
+  },
+};
 
 /**
  * Each binds to the elements matching its selector, once per element. Order matters:

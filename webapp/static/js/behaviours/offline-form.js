@@ -13,9 +13,8 @@ import { saveEvent, listOnDevice } from "../offline/outbox.js";
 import { preparePhoto } from "../offline/photos.js";
 import { unconfirmedOf } from "../offline/uploads.js";
 import { requestSync } from "../offline/sync.js";
-import { signatureText } from "../offline/signing.js";
+import { signatureText } from "../offline/signature-note.js";
 import { uuid7 } from "../offline/uuid7.js";
-import { confirmSave, recordSaved, SaveStopped } from "./signer.js";
 
 /** At most this many files per attachment field (the server's limit for photos). */
 const MAX_FILES = 10;
@@ -42,6 +41,8 @@ function bindForm(form) {
       explainQuantity(form);
       if (!form.reportValidity()) return;
       saving = true;
+      /** @type {typeof import("./signer.js") | null} */
+      let signer = null;
       const buttons = submitButtons(form);
       for (const button of buttons) button.disabled = true;
       try {
@@ -52,7 +53,9 @@ function bindForm(form) {
         // The id comes first: a second person's signature (signer.js) signs it with the content.
         const id = uuid7();
         const progress = (/** @type {string} */ text) => setStatus(status, "working", text);
-        const confirmation = await confirmSave(form, { id, type, payload, progress });
+        // The signing code loads only on a form a second person can confirm.
+        signer = form.querySelector("[data-signer]") ? await import("./signer.js") : null;
+        const confirmation = signer ? await signer.confirmSave(form, { id, type, payload, progress }) : null;
         if (confirmation) payload.signer = confirmation.signer;
         const record = await saveEvent(type, Number(form.dataset.eventV ?? 1), payload, attachments, {
           id,
@@ -61,13 +64,13 @@ function bindForm(form) {
         form.dataset.lastEventId = record.id;
         form.dataset.lastAttachments = record.attachments.join(" ");
         setStatus(status, "saved", t("saved_on_device"));
-        recordSaved(form, record);
+        signer?.recordSaved(form, record);
         followSaved(form, payload);
         resetVisibleFields(form);
         requestSync("save");
       } catch (error) {
         // A confirmation that stopped the save says why beside the badge or the PIN.
-        if (error instanceof SaveStopped) setStatus(status, "stopped", "");
+        if (signer && error instanceof signer.SaveStopped) setStatus(status, "stopped", "");
         else setStatus(status, "error", error instanceof Error ? error.message : String(error));
       } finally {
         for (const button of buttons) button.disabled = false;

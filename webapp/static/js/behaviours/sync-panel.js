@@ -11,7 +11,7 @@ import { getMeta, onChange } from "../offline/db.js";
 import { listOnDevice } from "../offline/outbox.js";
 import { countUnconfirmedBlobs } from "../offline/uploads.js";
 import { buildExport } from "../offline/export.js";
-import { signatureText } from "../offline/signing.js";
+import { signatureText } from "../offline/signature-note.js";
 import { toast } from "./sync-status.js";
 
 export const selector = "[data-sync-panel]";

@@ -6,8 +6,7 @@
  * that signs the record's event id and content hash; the server, which holds the badge secret and
  * the PIN's slow hash, recomputes the proof. The badge secret, the PIN and the keys derived from
  * them live only in this module's locals while a proof is made: nothing secret is stored, shown
- * or logged. Also the online check (a wrong PIN is refused at once while the server answers) and
- * how a record's signature stands.
+ * or logged. Also the online check (a wrong PIN is refused at once while the server answers).
  */
 import { getMeta, openShopfloorDB } from "./db.js";
 import { pageUser } from "./outbox.js";
@@ -267,33 +266,4 @@ function ownReason(answer) {
   return t(keys[answer.reason] ?? "signer_refused");
 }
 
-/** Flags after which a record's signature does not stand as it was given: the office decides. */
-const SIGNATURE_FLAGS = new Set(["signature_unverified", "signer_not_allowed"]);
-
-/**
- * How a record's signature stands: null (nobody confirmed it), "to-verify" (the push has not
- * answered, and the server did not check it at saving), "verified", or "unverified" (the server
- * stored it with `signature_unverified` or `signer_not_allowed`, or kept it for review: the office
- * decides).
- * @param {import("./outbox.js").OutboxRecord} record
- * @returns {"to-verify" | "verified" | "unverified" | null}
- */
-export function signatureState(record) {
-  if (!record.signature) return null;
-  const result = record.result;
-  if (result && ["stored", "duplicate", "quarantined"].includes(result.status)) {
-    const flagged = (result.exceptions ?? []).some((e) => SIGNATURE_FLAGS.has(e?.code));
-    return flagged || result.status === "quarantined" ? "unverified" : "verified";
-  }
-  return record.signature.state === "verified" ? "verified" : "to-verify";
-}
-
-/**
- * "Confirmed by 刘洋 Liu Yang — to be verified" (or verified, or could not be verified), or "".
- * @param {import("./outbox.js").OutboxRecord} record
- */
-export function signatureText(record) {
-  const state = signatureState(record);
-  if (!state || !record.signature) return "";
-  return t(`signature_${state.replace("-", "_")}`, { name: record.signature.name });
-}
+export { signatureState, signatureText } from "./signature-note.js";
