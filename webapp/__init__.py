@@ -8,6 +8,7 @@ from flask import Flask, g, request, session, url_for
 from flask_babel import format_datetime, format_timedelta, get_locale
 from flask_login import current_user
 
+from sync.blobs import limit_decoder
 from sync.db import configure_sqlite
 from webapp import names, releases, security
 from webapp.config import Config
@@ -59,6 +60,8 @@ def create_app(config: object | None = None) -> Flask:
 
     with app.app_context():
         configure_sqlite(db.engine)
+    # Pillow refuses a decompression bomb in any image this process opens, not only uploads.
+    limit_decoder(app.config["BLOB_MAX_PIXELS"])
     from webapp.services import accounts, changes
 
     changes.install()

@@ -14,7 +14,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import Image, ImageFile
 from sqlalchemy import update as sa_update
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
+from tests.conftest import Auth, Device
 from tests.unit.test_blob_store import bomb_png, gif, noise_jpeg, phone_jpeg, png, sha
 from webapp.domain.roles import ALL_ROLES
 from webapp.extensions import db
@@ -403,6 +406,26 @@ class Counting(io.BytesIO):
         return count
 
 
+@pytest.fixture
+def two_devices(app, make_user, plant):
+    """Two phones of two people, each with its own browser (cookie jar)."""
+
+    def phone() -> Device:
+        browser = app.test_client()
+        auth = Auth(browser)
+        user = make_user("clerk")
+        assert auth.login(user.username).status_code == 303
+        return Device(browser, auth, user)
+
+    return phone(), phone()
+
+
+def post_form(client, path: str, fields: dict):
+    """Post a multipart form built in memory (the test client would leave a temporary file open)."""
+    boundary, body = encode_multipart(fields)
+    return client.post(path, data=body, content_type=f"multipart/form-data; boundary={boundary}")
+
+
 def age(app, name: str, hours: float) -> None:
     """Make a blob's last chunk `hours` older, as if nobody had touched it since."""
     with app.app_context():
@@ -475,8 +498,8 @@ def test_a_whole_photo_and_the_photo_form_may_be_larger_than_the_cap(app, client
         db.session.commit()
     code = plant["codes"][0]
     form = {"quantity": "5", "unit": "pcs", "csrf_token": auth.csrf(f"/b/{code}"),
-            "photo": (io.BytesIO(data), "photo.jpg", "image/jpeg")}
-    reply = client.post(f"/b/{code}/count", data=form, content_type="multipart/form-data")
+            "photo": FileStorage(io.BytesIO(data), "photo.jpg", content_type="image/jpeg")}
+    reply = post_form(client, f"/b/{code}/count", form)
     assert reply.status_code == 303, reply.text[:500]
     assert blob_row(app, sha(data)).complete
 
@@ -485,18 +508,18 @@ def test_the_office_import_has_its_own_cap(app, client, auth, make_user, monkeyp
     office = make_user("office")
     assert auth.login(office.username).status_code == 303
     not_an_export = {"csrf_token": auth.csrf("/office/import"),
-                     "file": (io.BytesIO(b"{}" + b" " * (5 * MIB)), "export.json", "application/json")}
-    reply = client.post("/office/import", data=not_an_export, content_type="multipart/form-data")
+                     "file": FileStorage(io.BytesIO(b"{}" + b" " * (5 * MIB)), "export.json")}
+    reply = post_form(client, "/office/import", not_an_export)
     assert reply.status_code == 422 and "Nothing was imported" in reply.text  # read, over the global cap
     monkeypatch.setitem(blob_routes.BODY_LIMITS, "office.import_outbox", MIB)
     small = {"csrf_token": auth.csrf("/office/import"),
-             "file": (io.BytesIO(b"{}" + b" " * (2 * MIB)), "export.json", "application/json")}
-    reply = client.post("/office/import", data=small, content_type="multipart/form-data")
+             "file": FileStorage(io.BytesIO(b"{}" + b" " * (2 * MIB)), "export.json")}
+    reply = post_form(client, "/office/import", small)
     assert reply.status_code == 413 and "Too large" in reply.text and "1 MiB" in reply.text
 
 
-def test_someone_elses_partial_cannot_be_appended_restarted_or_finished(app, client, auth, signed_in_device):
-    mine, theirs = signed_in_device("clerk"), signed_in_device("clerk")
+def test_someone_elses_partial_cannot_be_appended_restarted_or_finished(app, client, auth, make_user, two_devices):
+    mine, theirs = two_devices
     data = noise_jpeg((600, 400))
     name, half = sha(data), len(data) // 2
     assert patch(client, name, data[:half], 0, len(data), mine.headers).status_code == 204
@@ -510,7 +533,8 @@ def test_someone_elses_partial_cannot_be_appended_restarted_or_finished(app, cli
         assert reply.status_code == 409 and reply.json["error"] == "upload_in_progress", reply.text
         assert 0 < int(reply.headers["Retry-After"]) <= 15 * 60 and reply.json["message"]
         assert "Upload-Offset" not in reply.headers  # nothing for the device to resume from
-    csrf = auth.csrf("/scan")  # the page signed in last, with its cookie rather than a device token
+    auth.login(make_user("clerk").username)  # a signed-in page, with its cookie rather than a device token
+    csrf = auth.csrf("/scan")
     cookie = client.patch(url(name), data=data[half:], headers={"Content-Type": CHUNK, "X-CSRFToken": csrf,
                                                                 "Upload-Offset": str(half),
                                                                 "Upload-Length": str(len(data))})
@@ -523,8 +547,8 @@ def test_someone_elses_partial_cannot_be_appended_restarted_or_finished(app, cli
         assert reply.status_code == 200 and reply.headers["Upload-Complete"] == "?1"  # complete: everyone's
 
 
-def test_an_expired_partial_is_discarded_when_next_touched(app, client, signed_in_device, uploads):
-    mine, theirs = signed_in_device("clerk"), signed_in_device("clerk")
+def test_an_expired_partial_is_discarded_when_next_touched(app, client, two_devices, uploads):
+    mine, theirs = two_devices
     data = noise_jpeg((600, 400))
     name, half = sha(data), len(data) // 2
     patch(client, name, data[:half], 0, len(data), mine.headers)
@@ -571,8 +595,8 @@ def test_expire_uploads_discards_what_nobody_touched(app, client, device, runner
     assert sorted(day for who, day in usage_rows(app) if who == "device:x") == [today - timedelta(days=1), today]
 
 
-def test_a_device_may_hold_only_so_many_unfinished_uploads(app, client, signed_in_device):
-    mine, theirs = signed_in_device("clerk"), signed_in_device("clerk")
+def test_a_device_may_hold_only_so_many_unfinished_uploads(app, client, two_devices):
+    mine, theirs = two_devices
     first, second = noise_jpeg((600, 400)), noise_jpeg((610, 400))
     app.config["UPLOAD_HELD_BYTES"] = len(first) + len(second) - 1
     assert patch(client, sha(first), first[:1000], 0, len(first), mine.headers).status_code == 204
@@ -587,8 +611,8 @@ def test_a_device_may_hold_only_so_many_unfinished_uploads(app, client, signed_i
     assert patch(client, sha(third), third[:1000], 0, len(third), mine.headers).status_code == 204
 
 
-def test_a_device_may_send_only_so_many_bytes_a_day(app, client, signed_in_device):
-    mine, theirs = signed_in_device("clerk"), signed_in_device("clerk")
+def test_a_device_may_send_only_so_many_bytes_a_day(app, client, two_devices):
+    mine, theirs = two_devices
     first, second = noise_jpeg((600, 400)), noise_jpeg((610, 400))
     app.config["UPLOAD_DAILY_BYTES"] = len(first) + len(second) // 2
     assert put(client, first, mine.headers).status_code == 201

@@ -112,10 +112,13 @@ def count_bin(code: str):
     if upload is not None and upload.filename:
         try:
             photos.append(blobs.store_upload(upload.stream))
-        except (blobs.BlobRejected, ValueError):
+        except (blobs.BlobRejected, ValueError) as exc:
             view = bins.bin_view(code.upper())
+            message = (_("The photo could not be taken now (upload limit reached). Save the count without it, "
+                         "or try again later.") if isinstance(exc, blobs.UploadRefused)
+                       else _("The photo is not a readable JPEG, PNG or WebP image."))
             return render_template("floor/bin.html", view=view, code=code.upper(), can_count=True, show_log=True,
-                                   form_error=_("The photo is not a readable JPEG, PNG or WebP image.")), 422
+                                   form_error=message), 422
         payload["photos"] = photos
     result = record_locally(current_user, "bin.counted", payload, attachments=photos)
     if result["status"] == "stored":

@@ -267,17 +267,14 @@ def _refuse_unless_theirs(row: Blob, uploader: str | None, now: datetime) -> Non
 def _check_held(sha256: str, uploader: str, length: int, now: datetime) -> None:
     """Refuse to start an upload of `length` bytes that would take the uploader's unfinished uploads over the quota."""
     limit = int(current_app.config.get("UPLOAD_HELD_BYTES", 200 << 20))
-    lifetime = _partial_lifetime()
-    live = and_(Blob.uploader == uploader, Blob.complete.is_(False), Blob.sha256 != sha256,
-                Blob.touched_at >= now - lifetime)
-    held, oldest = db.session.execute(
-        select(func.coalesce(func.sum(Blob.length), 0), func.min(Blob.touched_at)).where(live)
-    ).one()
+    held = db.session.execute(
+        select(func.coalesce(func.sum(Blob.length), 0)).where(
+            Blob.uploader == uploader, Blob.complete.is_(False), Blob.sha256 != sha256,
+            Blob.touched_at >= now - _partial_lifetime())  # expired ones hold nothing
+    ).scalar_one()
     if held + length > limit:
-        oldest = oldest.replace(tzinfo=now.tzinfo) if oldest is not None and oldest.tzinfo is None else oldest
-        # Room comes when one of them expires, or sooner when the uploader finishes one: ask again soon.
-        expires = _seconds(oldest + lifetime - now) if oldest is not None else IN_PROGRESS_RETRY_S
-        raise HeldQuotaExceeded(min(IN_PROGRESS_RETRY_S, expires), limit)
+        # Room comes when the uploader finishes one of them, or one expires: ask again in a while.
+        raise HeldQuotaExceeded(IN_PROGRESS_RETRY_S, limit)
 
 
 def _daily_used(uploader: str, now: datetime) -> int:
