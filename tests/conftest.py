@@ -203,13 +203,22 @@ class Device:
 
 
 @pytest.fixture
-def signed_in_device(client, auth, make_user):
-    """Return a factory: signed_in_device(role) signs a new user in and registers a device."""
+def signed_in_device(app, client, auth, make_user):
+    """Return a factory: signed_in_device(role) makes a person with a phone of their own, signed in
+    and registered, and signs the test's `client` in as the same person (a second session).
+
+    Each phone is its own browser: signing in on one ends only that browser's earlier session
+    and the token of the device it registered, as on the floor.
+    """
 
     def make(role: str = "clerk") -> Device:
         user = make_user(role)
+        phone = app.test_client()
+        phone_auth = Auth(phone)
+        assert phone_auth.login(user.username).status_code == 303
+        device = Device(phone, phone_auth, user)
         assert auth.login(user.username).status_code == 303
-        return Device(client, auth, user)
+        return device
 
     return make
 

@@ -53,9 +53,9 @@ def test_another_person_cannot_re_register_a_phone_and_record_as_its_clerk(app, 
 def test_the_phone_itself_re_registers_with_its_secret_after_a_shift_change(client, auth, make_user,
                                                                             signed_in_device, plant):
     phone = signed_in_device("clerk")
-    auth.logout()
+    phone.auth.logout()
     second = make_user("clerk")
-    auth.login(second.username)
+    phone.auth.login(second.username)
     assert phone.register(second).status_code == 201
     assert phone.push([count(phone, plant["codes"][0])]).json["results"][0]["status"] == "stored"
 
@@ -179,9 +179,9 @@ def test_a_cookie_copied_before_sign_out_no_longer_opens_anything(app, client, a
     assert answer.status_code == 302 and "/login" in answer.headers["Location"]
 
 
-def test_sign_out_ends_the_token_of_the_device_registered_in_that_session(client, auth, signed_in_device, plant):
+def test_sign_out_ends_the_token_of_the_device_registered_in_that_session(signed_in_device, plant):
     phone = signed_in_device("clerk")
-    auth.logout()
+    phone.auth.logout()
     refused = phone.push([count(phone, plant["codes"][0])])
     assert refused.status_code == 401 and refused.json["error"] == "sign_in_again"
 
