@@ -18,11 +18,19 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from sync import schema
-from sync.envelope import Envelope, EnvelopeError, parse_envelope, salvage_id, salvage_seq
+from sync.envelope import (
+    MAX_SAFE_INTEGER, Envelope, EnvelopeError, parse_envelope, salvage_id, salvage_seq,
+)
 from sync.registry import EventRegistry, EventType, HandlerContext, PayloadInvalid, RuleBroken
 from sync.seq import advance_ack, missing_seqs
 
 CLOCK_SLACK_MS = 2 * 60 * 1000
+# How far above the device's acknowledged run a seq may be. A device numbers its events without
+# gaps and pushes them in order, so a real one is at most its outbox (and a few re-registrations)
+# ahead; a seq further up is a bug or an attack. Stored, it would stay the highest seq held for
+# good: every later push of the device would report a gap below it. It is quarantined instead,
+# with no seq, so it never counts as held.
+MAX_SEQ_AHEAD = 1_000_000
 # Checks the proof of a person who signed on this device without signing in on it (the webapp
 # knows the scheme); returns the flag to raise, or None when the proof holds.
 VerifySigner = Callable[[EventType, Envelope, dict[str, Any], int], RuleBroken | None]
@@ -105,7 +113,7 @@ class _Push:
         for raw in raw_events:
             if (event_id := _event_id(raw)) is not None:
                 ids.add(event_id)
-            if isinstance(raw, dict) and isinstance(raw.get("seq"), int):
+            if isinstance(raw, dict) and _storable_seq(raw.get("seq")):
                 seqs.add(raw["seq"])
         ev, q = schema.events.c, schema.quarantine.c
         if ids:
@@ -130,10 +138,9 @@ class _Push:
         self, raw: Any, reason: str, detail: str, *, env: Envelope | None = None, seq: int | None = None
     ) -> dict[str, Any]:
         event_id = env.id if env else salvage_id(raw)
-        try:
-            raw_text = json.dumps(raw, ensure_ascii=False, sort_keys=True)
-        except (TypeError, ValueError):
-            raw_text = repr(raw)
+        raw_text = _raw_text(raw)
+        if seq is not None and not self.seq_in_range(seq):
+            seq = None  # kept, but never held: see MAX_SEQ_AHEAD
         qid = self.session.execute(
             insert(schema.quarantine).values(
                 device_id=self.device["id"],
@@ -162,6 +169,10 @@ class _Push:
         flag = {"code": reason, "message": detail}
         return {"id": event_id, "status": "quarantined", "exceptions": [flag], "missing_attachments": []}
 
+    def seq_in_range(self, seq: int) -> bool:
+        """Say whether a seq is near enough the device's acknowledged run to count (MAX_SEQ_AHEAD)."""
+        return seq <= (self.device["acked_through_seq"] or 0) + MAX_SEQ_AHEAD
+
     def classify(self, raw: Any) -> Candidate | dict[str, Any] | _Hold:
         """Decide what an event is without writing: a candidate to store, an answer, or a reason to quarantine."""
         try:
@@ -183,6 +194,9 @@ class _Push:
         if held is not None:  # the same quarantined event again: same answer, no new row
             return {"id": env.id, "status": "quarantined",
                     "exceptions": [{"code": held[0], "message": held[1]}], "missing_attachments": []}
+        if not self.seq_in_range(env.seq):
+            return _Hold(raw, "seq_out_of_range", f"seq {env.seq} is more than {MAX_SEQ_AHEAD} above the "
+                         f"acknowledged seq {self.device['acked_through_seq'] or 0}", env, None)
         taken = self.seq_owner.get(env.seq)
         if taken is not None:
             return _Hold(raw, "seq_collision", f"seq {env.seq} is held by event {taken}", env, None)
@@ -385,6 +399,21 @@ def _event_id(raw: Any) -> str | None:
         return None
 
 
+def _storable_seq(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_SAFE_INTEGER
+
+
+def _raw_text(raw: Any) -> str:
+    """Return an event as received, as text any database keeps (ASCII: lone surrogates and U+0000 escaped)."""
+    try:
+        return json.dumps(raw, ensure_ascii=True, sort_keys=True)
+    except (TypeError, ValueError, RecursionError):
+        try:
+            return ascii(raw)
+        except RecursionError:
+            return json.dumps(f"<{type(raw).__name__} nested too deep to keep>")
+
+
 def _runs(candidates: list[Candidate]):
     """Split candidates into consecutive runs of one type, in order."""
     for _, group in groupby(candidates, key=lambda c: c.event_type.name):
@@ -410,7 +439,9 @@ def ingest_push(
 ) -> PushOutcome:
     """Store a batch from one device and answer per event; the caller commits."""
     device = lock_device(session, device_id)
-    offset = now_ms - sent_at if isinstance(sent_at, int) and not isinstance(sent_at, bool) else 0
+    # A device clock beyond what a BIGINT and JavaScript hold is no clock: no offset is applied.
+    sendable = isinstance(sent_at, int) and not isinstance(sent_at, bool) and 0 <= sent_at <= MAX_SAFE_INTEGER
+    offset = now_ms - sent_at if sendable else 0
     push = _Push(session, registry, device, now_ms, build, offset, actor_role, default_actor, missing_attachments,
                  verify_signer, pushed_by)
     push.prefetch(raw_events)

@@ -57,6 +57,7 @@ EXCEPTION_CODES = {
     "unknown_actor": _l("Person not signed on this device"),
     "id_collision": _l("Two records with one id"),
     "seq_collision": _l("Two records with one sequence number"),
+    "seq_out_of_range": _l("Sequence number far beyond the device's records"),
     "handler_error": _l("Server error while applying"),
     "wrong_device": _l("Record from another device"),
     "signature_unverified": _l("Signature not verified"),

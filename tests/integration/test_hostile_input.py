@@ -6,8 +6,12 @@ import json
 import uuid
 
 import pytest
+from sqlalchemy import select
 
+from sync import schema
+from tests.bounded import memory_headroom
 from tests.integration.test_import import export_file, upload
+from webapp.extensions import db
 
 HUGE = 2**64 + 1  # past 64 bits: no database column holds it
 NESTED = 1_000
@@ -19,8 +23,8 @@ def device(signed_in_device, plant):
 
 
 def count(device, plant, **fields):
-    return device.event("bin.counted", {"bin_code": plant["codes"][0], "quantity": 5, "unit": "pcs"}, v=2,
-                        **fields)
+    return device.event("bin.counted", {"bin_code": plant["codes"][0], "quantity": 5, "unit": "pcs"},
+                        **{"v": 2, **fields})
 
 
 def push_raw(device, text: str):
@@ -55,7 +59,7 @@ def review_queue_codes(client, auth, make_user) -> str:
 
 # Hole 2: one push must not kill a worker, nor slow every later push of its device.
 
-def test_a_seq_far_above_the_acknowledged_run_is_quarantined_and_not_held(device, plant):
+def test_a_seq_far_above_the_acknowledged_run_is_quarantined_and_not_held(client, auth, make_user, device, plant):
     far = count(device, plant, seq=3_000_000)
     reply = device.push([far])
     quarantined(reply, "seq_out_of_range")
@@ -66,6 +70,7 @@ def test_a_seq_far_above_the_acknowledged_run_is_quarantined_and_not_held(device
     reply = device.push([count(device, plant)])
     assert only_result(reply)["status"] == "stored"
     assert reply.json["acked_through_seq"] == 1 and reply.json["missing_seqs"] == []
+    assert "Sequence number far beyond the device" in review_queue_codes(client, auth, make_user)
 
 
 def test_a_seq_within_the_bound_is_stored_and_its_gap_reported_up_to_200(device, plant):
@@ -74,9 +79,20 @@ def test_a_seq_within_the_bound_is_stored_and_its_gap_reported_up_to_200(device,
     assert reply.json["missing_seqs"] == list(range(1, 201))
 
 
+def test_an_unreadable_event_with_a_far_seq_is_kept_without_its_seq(device, plant):
+    # Its seq would otherwise be held, and every later push would report 200 gaps below it.
+    broken = count(device, plant, seq=3_000_000)
+    del broken["payload"]
+    reply = device.push([broken])
+    quarantined(reply, "unparsable")
+    assert reply.json["acked_through_seq"] == 0 and reply.json["missing_seqs"] == []
+
+
 def test_the_largest_64_bit_seq_is_quarantined_at_once(device, plant):
     # Before the fix: the server listed the 2^63 missing seqs before cutting the list, until killed.
-    result = quarantined(device.push([count(device, plant, seq=2**63 - 1)]), "unparsable")
+    with memory_headroom(256):
+        reply = device.push([count(device, plant, seq=2**63 - 1)])
+    result = quarantined(reply, "unparsable")
     assert "seq" in result["exceptions"][0]["message"]
 
 
@@ -103,10 +119,28 @@ def test_a_deeply_nested_registration_is_refused(client, auth, make_user):
     assert reply.status_code == 400 and reply.json["error"] == "bad_json"
 
 
-def test_a_registration_body_that_is_not_an_object_is_refused(client, auth, make_user):
+@pytest.mark.parametrize("body", ['["a list"]', "NaN", '{"label": Infinity}', "1" * 5000, '{"device_id": "\\ud800"}'])
+def test_a_registration_body_that_is_not_a_json_object_is_no_server_error(client, auth, make_user, body):
     auth.login(make_user("clerk").username)
-    reply = client.post("/api/v1/devices", json=["a list"], headers={"X-CSRFToken": auth.csrf("/scan")})
-    assert reply.status_code == 400 and reply.json["error"] == "bad_json"
+    reply = client.post("/api/v1/devices", data=body, content_type="application/json",
+                        headers={"X-CSRFToken": auth.csrf("/scan")})
+    assert reply.status_code in (400, 201), reply.text
+
+
+def test_a_label_no_database_can_keep_is_no_server_error(client, auth, make_user):
+    auth.login(make_user("clerk").username)
+    for label in ("phone\x00", "phone \ud800"):
+        reply = client.post("/api/v1/devices", json={"label": label, "device_id": str(uuid.uuid4())},
+                            headers={"X-CSRFToken": auth.csrf("/scan")})
+        assert reply.status_code == 201, reply.text  # kept, without what no database can hold
+
+
+def test_a_signature_check_with_hostile_fields_is_refused_not_a_server_error(device):
+    for signer in ({"id": 2**64, "badge": "AAAAAAAA"}, {"id": 1, "badge": "\ud800"}, {"id": True}, [],
+                   {"id": 1, "badge": "AAAAAAAA", "content_hash": "0" * 64, "proof": "\x00" * 64}):
+        reply = device.client.post("/api/v1/signatures/check", json={"event_id": "e", "signer": signer},
+                                   headers=device.headers)
+        assert reply.status_code in (400, 422), (signer, reply.status_code)
 
 
 def test_an_event_nested_deeper_than_an_event_may_be_is_quarantined(device, plant):
@@ -142,26 +176,26 @@ def test_a_nul_character_in_an_event_is_quarantined(device, plant):
 
 
 @pytest.mark.parametrize("field", ["seq", "occurred_at", "v", "actor_id"])
-@pytest.mark.parametrize("value", [HUGE, -HUGE, 2**63, 2**53])
-def test_integers_no_column_or_javascript_holds_are_quarantined(device, plant, field, value):
-    reply = device.push([count(device, plant, **{field: value})])
-    result = quarantined(reply, "unparsable")
-    assert field in result["exceptions"][0]["message"]
-    assert reply.json["missing_seqs"] == []
+def test_integers_no_column_or_javascript_holds_are_quarantined(device, plant, field):
+    limit = 2**53 - 1 if field in ("seq", "occurred_at") else 2**31 - 1
+    for value in (HUGE, -HUGE, 2**63, limit + 1):
+        with memory_headroom(256):  # before the fix, seq 2^53 made the server list 2^53 missing seqs
+            reply = device.push([count(device, plant, **{field: value})])
+        result = quarantined(reply, "unparsable")
+        assert field in result["exceptions"][0]["message"]
+        assert reply.json["missing_seqs"] == []
 
 
 @pytest.mark.parametrize("field", ["sent_at", "pending"])
-@pytest.mark.parametrize("value", [HUGE, -HUGE, 2**63, 2**53, -1, 1.5, "12", True])
-def test_out_of_range_sent_at_and_pending_are_ignored(app, device, plant, field, value):
-    reply = device.push([count(device, plant)], **{field: value})
-    assert only_result(reply)["status"] == "stored"
-    assert reply.json["results"][0]["exceptions"] == []  # sent_at ignored: no clock offset applied
-    from sync import schema
-    from webapp.extensions import db
-
-    with app.app_context():
-        row = db.session.execute(schema.devices.select().where(schema.devices.c.id == device.id)).mappings().one()
-        assert row["pending_count"] is None and row["clock_offset_ms"] == 0
+def test_out_of_range_sent_at_and_pending_are_ignored(app, device, plant, field):
+    # pending_count is an INTEGER column: an outbox of 2^31 events or more is not a real one either.
+    for value in (HUGE, -HUGE, 2**63, 2**53, *([2**31] if field == "pending" else []), -1, 1.5, "12", True):
+        reply = device.push([count(device, plant)], **{field: value})
+        assert only_result(reply)["status"] == "stored", value
+        assert reply.json["results"][0]["exceptions"] == []  # sent_at ignored: no clock offset applied
+        with app.app_context():
+            row = db.session.execute(select(schema.devices).where(schema.devices.c.id == device.id)).mappings().one()
+            assert row["pending_count"] is None and row["clock_offset_ms"] == 0, value
 
 
 def test_a_build_no_column_holds_is_not_kept(app, device, plant):
@@ -185,7 +219,8 @@ def office_import(client, auth, make_user, device):
         raw = export_file(device, events, attachments)
         auth.logout()
         auth.login(make_user("office").username)
-        return upload(client, auth, raw)
+        with memory_headroom(256):
+            return upload(client, auth, raw)
     return run
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify, request
 from flask_babel import gettext as _
 
+from sync.envelope import storable_text
 from sync.ingest import DeviceBusy
 from webapp.auth import api_user, json_error, public, requires
 from webapp.domain.roles import Can
+from webapp.jsonbody import body_or_error
 from webapp.openapi import OPENAPI
 from webapp.services import devices, sessions, signers, sync_service
 
@@ -23,7 +25,9 @@ def register_device():
     """Register this device for the signed-in person and return its token."""
     if getattr(g, "device", None) is not None:
         return error(400, "session_required", _("Register a device from a signed-in session."))
-    body = request.get_json(silent=True)
+    body, problem = body_or_error()
+    if problem is not None:
+        return problem
     body = body if isinstance(body, dict) else {}
 
     def text(name: str) -> str | None:
@@ -46,13 +50,16 @@ def register_device():
 
 
 def _push_device():
-    body = request.get_json(silent=True)
+    body, problem = body_or_error()
+    if problem is not None:
+        return None, None, problem
     if body is None:
         return None, None, error(400, "bad_json", _("The request body must be JSON."))
     device = getattr(g, "device", None)
     if device is None:
         device_id = body.get("device_id") if isinstance(body, dict) else None
-        device = devices.device_of_user(device_id, api_user()) if isinstance(device_id, str) else None
+        readable = isinstance(device_id, str) and len(device_id) <= 36 and storable_text(device_id)
+        device = devices.device_of_user(device_id, api_user()) if readable else None
         if device is None:
             return None, None, error(400, "unknown_device", _("Register this device first."))
     elif isinstance(body, dict) and body.get("device_id") not in (None, device["id"]):
@@ -88,7 +95,9 @@ def push():
 @requires(Can.SYNC)
 def check_signature():
     """Check a second person's badge + PIN proof while the device waits: a wrong PIN is refused at once."""
-    body = request.get_json(silent=True)
+    body, problem = body_or_error()
+    if problem is not None:
+        return problem
     body = body if isinstance(body, dict) else {}
     event_id, signer = body.get("event_id"), body.get("signer")
     if not isinstance(event_id, str) or len(event_id) > 64 or not isinstance(signer, dict):

@@ -25,6 +25,11 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def storable(text: str) -> str:
+    """Return text every database keeps: without U+0000, lone surrogates replaced."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
 class DeviceTaken(Exception):
     """A device id the server already knows, claimed without proof of holding the device."""
 
@@ -59,8 +64,9 @@ def register_device(user: User, device_id: str | None, label: str, user_agent: s
     linked = db.session.execute(
         select(du.c.user_id).where(du.c.device_id == device_id, du.c.user_id == user.id)
     ).first() is not None
-    values = {"user_id": user.id, "label": label[:120], "token_hash": hash_token(new), "token_expires_at": expires,
-              "last_seen_at": now, "user_agent": user_agent[:300], "session_id": session_id}
+    values = {"user_id": user.id, "label": storable(label)[:120], "token_hash": hash_token(new),
+              "token_expires_at": expires, "last_seen_at": now, "user_agent": storable(user_agent)[:300],
+              "session_id": session_id}
     if row is None:
         try:
             db.session.execute(insert(d).values(id=device_id, registered_at=now, acked_through_seq=0, kind="device",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import json
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from sqlalchemy import insert, select
 
 from sync import schema
 from sync.envelope import SHA256_RE
+from webapp import jsonbody
 from webapp.extensions import db
 from webapp.models import User
 from webapp.services import blobs, sync_service
@@ -42,8 +42,8 @@ class ImportReport:
 
 def _read(raw: bytes) -> dict:
     try:
-        body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        body = jsonbody.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, jsonbody.BadJSON) as exc:  # also nesting that would exhaust the stack
         raise ImportRefused("not JSON") from exc
     if not isinstance(body, dict) or body.get("format") != "shopfloor-outbox" or body.get("version") != 1:
         raise ImportRefused("not a Shopfloor export")
@@ -54,6 +54,12 @@ def _read(raw: bytes) -> dict:
     if not isinstance(body.get("events"), list) or not isinstance(body.get("attachments", []), list):
         raise ImportRefused("no events")
     return body
+
+
+def _seq_order(event: object) -> int:
+    """Order events by seq; one without a whole-number seq goes first (the push quarantines it)."""
+    seq = event.get("seq") if isinstance(event, dict) else None
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) else 0
 
 
 def _keep(raw: bytes, device_id: str) -> str:
@@ -94,12 +100,15 @@ def import_outbox(raw: bytes, importer: User) -> ImportReport:
         if not isinstance(sha, str) or not SHA256_RE.match(sha):
             continue
         try:
-            data = base64.b64decode(item.get("data_base64", ""), validate=True)
+            data_base64 = item.get("data_base64", "")
+            if not isinstance(data_base64, str):
+                raise ValueError("data_base64 must be text")
+            data = base64.b64decode(data_base64, validate=True)
             blobs.put_whole(sha, io.BytesIO(data))
             report.files_stored += 1
         except (binascii.Error, ValueError, blobs.BlobRejected):
             report.files_refused.append(sha)
-    events = sorted(body["events"], key=lambda e: e.get("seq", 0) if isinstance(e, dict) else 0)
+    events = sorted(body["events"], key=_seq_order)
     for start in range(0, len(events), 200):
         outcome = sync_service.push(device_id, {"events": events[start:start + 200], "build": "import"},
                                     None, pushed_by=importer.id)

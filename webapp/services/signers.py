@@ -5,6 +5,7 @@ The scheme is in `webapp/domain/signing.py` and the README ("Signing for someone
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,8 @@ from webapp.domain import signing
 from webapp.extensions import db
 from webapp.models import RoleSpan, StaffBadge, User
 
+BADGE_CODE = re.compile(r"[A-Z2-7]{8}")
+MAX_INT32 = 2**31 - 1
 MAX_PIN_FAILURES = 5  # wrong PINs in a row before the PIN locks
 PIN_LOCK_MS = 15 * 60 * 1000
 # A badge made a moment after a record was signed offline still covers it when clocks differ a little.
@@ -128,11 +131,24 @@ def _badge_at(signer_id: int, code: str, at_ms: int) -> tuple[StaffBadge | None,
     return badge, None
 
 
+def well_formed(signer: Any) -> bool:
+    """Say whether a signer object has its four fields in their shapes (anything else is never looked up)."""
+    if not isinstance(signer, dict):
+        return False
+    signer_id, badge = signer.get("id"), signer.get("badge")
+    return (isinstance(signer_id, int) and not isinstance(signer_id, bool) and 1 <= signer_id <= MAX_INT32
+            and isinstance(badge, str) and BADGE_CODE.fullmatch(badge) is not None
+            and all(isinstance(signer.get(k), str) and signing.HEX64.fullmatch(signer[k])
+                    for k in ("content_hash", "proof")))
+
+
 def verify(event_id: str, signer: dict[str, Any], at_ms: int, *, event_type: str | None = None,
            payload: dict[str, Any] | None = None) -> Verdict:
     """Check a signature's proof as of its signing time; with the payload, also that it signs this content."""
-    signer_id = signer.get("id")
-    user = db.session.get(User, signer_id) if isinstance(signer_id, int) else None
+    if not well_formed(signer):
+        return Verdict(False, "malformed")
+    signer_id = signer["id"]
+    user = db.session.get(User, signer_id)
     if user is None:
         return Verdict(False, "unknown_signer")
     if not user.active:
@@ -154,8 +170,9 @@ def verify(event_id: str, signer: dict[str, Any], at_ms: int, *, event_type: str
 def check_online(event_id: str, signer: dict[str, Any]) -> Verdict:
     """Check a signature while the device waits (a wrong PIN is refused at once); counts wrong PINs, locks after 5."""
     now = now_ms()
-    signer_id = signer.get("id")
-    user = db.session.get(User, signer_id, with_for_update=True) if isinstance(signer_id, int) else None
+    if not well_formed(signer):
+        return Verdict(False, "malformed")
+    user = db.session.get(User, signer["id"], with_for_update=True)
     if user is not None and user.pin_locked_until and user.pin_locked_until > now:
         db.session.rollback()
         raise PinLocked(user.pin_locked_until)

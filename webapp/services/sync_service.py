@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from sync import schema
 from sync.db import immediate_writes
-from sync.envelope import MAX_EVENTS_PER_PUSH
+from sync.envelope import MAX_EVENTS_PER_PUSH, MAX_INT32, MAX_SAFE_INTEGER, storable_text
 from sync.ingest import DeviceBusy, PushOutcome, ingest_push
 from sync.pull import PullSource, pull_page
 from webapp import releases
@@ -41,15 +41,15 @@ def push(device_id: str, body: Any, pusher_id: int | None, pushed_by: int | None
         raise BadPush("events")
     if len(body["events"]) > MAX_EVENTS_PER_PUSH:
         raise BatchTooLarge(len(body["events"]))
-    build = body.get("build") if isinstance(body.get("build"), str) else None
+    build = body.get("build") if isinstance(body.get("build"), str) and storable_text(body["build"]) else None
     db.session.rollback()  # start the write transaction fresh, IMMEDIATE on SQLite
     try:
         with immediate_writes():
             outcome = ingest_push(
                 db.session, registry, device_id=device_id, raw_events=body["events"], now_ms=now_ms(),
-                build=build[:64] if build else None, sent_at=body.get("sent_at"),
+                build=build[:64] if build else None, sent_at=_count(body.get("sent_at"), MAX_SAFE_INTEGER),
                 actor_role=actor_roles(device_id), default_actor=pusher_id,
-                missing_attachments=blobs.missing, pending=_count(body.get("pending")),
+                missing_attachments=blobs.missing, pending=_count(body.get("pending"), MAX_INT32),
                 verify_signer=signers.verify_for_ingest, pushed_by=pushed_by or pusher_id,
             )
             db.session.commit()
@@ -62,8 +62,13 @@ def push(device_id: str, body: Any, pusher_id: int | None, pushed_by: int | None
     return outcome
 
 
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+def _count(value: Any, limit: int) -> int | None:
+    """Return a whole number from 0 to `limit` (what its column and the device's JavaScript hold), else None.
+
+    The device's clock at sending (a BIGINT time, up to 2^53-1) and its outbox size (an INTEGER
+    column) are hints: a value outside that range is ignored, never stored.
+    """
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= limit else None
 
 
 def record_locally(user: User, event_type: str, payload: dict[str, Any],
