@@ -109,6 +109,21 @@ def create_app(config: object | None = None) -> Flask:
                 "exception_names": names.EXCEPTION_CODES, "transfer_kind_names": names.TRANSFER_KINDS,
                 "inspection_kind_names": names.INSPECTION_KINDS}
 
+    @app.template_global()
+    def person_name(user_id) -> str:
+        """Return a person's display name by id (for records that name a person by id)."""
+        from webapp.models import User
+
+        person = db.session.get(User, user_id) if isinstance(user_id, int) else None
+        return person.display_name if person is not None else "—"
+
+    @app.template_global()
+    def signature_reason(reason: str) -> str:
+        """Say in the reader's language why a signature was not verified."""
+        from webapp.services.signers import reason_text
+
+        return reason_text(reason)
+
     @app.template_filter("when")
     def when(value) -> str:
         """Format a datetime or epoch milliseconds in the plant's time zone and the user's language."""

@@ -81,7 +81,9 @@ def test_a_wrong_pin_entered_offline_keeps_the_record_and_tells_the_office(app, 
     assert queued == ["signature_unverified"]
     auth.logout()
     auth.login(make_user("office").username)
-    assert "Signature not verified" in client.get("/office/review").text
+    page = client.get("/office/review").text
+    item = page.split("Signature not verified", 1)[1].split("</article>", 1)[0]
+    assert "receiver person" in item and "Wrong PIN." in item
 
 
 def test_a_record_changed_after_it_was_signed_is_not_verified(app, signed_in_device, plant, receiver):
