@@ -291,8 +291,8 @@ def test_two_tabs_saving_and_syncing_at_once_make_gapless_seqs_and_store_each_co
 
     first.evaluate(START_SAVING_COUNTS, [codes[0], list(range(1, 31))])
     second.evaluate(START_SAVING_COUNTS, [codes[1], list(range(101, 131))])
-    ids = [*first.wait_for_function("window.__saved").json_value(),
-           *second.wait_for_function("window.__saved").json_value()]
+    ids = [*first.wait_for_function("() => window.__saved").json_value(),
+           *second.wait_for_function("() => window.__saved").json_value()]
     # Both tabs' loops sync by themselves; a tab seeing "busy" waits for the other's lock.
     for page in (first, second):
         expect(unsynced(page)).to_have_text("0", timeout=45_000)

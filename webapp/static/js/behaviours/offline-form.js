@@ -41,6 +41,8 @@ function bindForm(form) {
       explainQuantity(form);
       if (!form.reportValidity()) return;
       saving = true;
+      // At once: the previous record's "synced" must not stand for this one while it is saved.
+      setStatus(status, "working", t("saving"));
       /** @type {typeof import("./signer.js") | null} */
       let signer = null;
       const buttons = submitButtons(form);
