@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, g, request, session, url_for
+from flask import Flask, g, render_template, request, session, url_for
+from markupsafe import Markup
 from flask_babel import format_datetime, format_timedelta, get_locale
 from flask_login import current_user
 
@@ -108,6 +109,17 @@ def create_app(config: object | None = None) -> Flask:
                 "kind_names": names.LOCATION_KINDS, "outcome_names": names.COUNT_OUTCOMES,
                 "exception_names": names.EXCEPTION_CODES, "transfer_kind_names": names.TRANSFER_KINDS,
                 "inspection_kind_names": names.INSPECTION_KINDS}
+
+    device_strings_by_locale: dict[str, Markup] = {}
+
+    @app.template_global()
+    def device_strings() -> Markup:
+        """Return the strings device-side code shows, in the reader's language (rendered once per language)."""
+        locale = str(get_locale())
+        found = device_strings_by_locale.get(locale)
+        if found is None:
+            found = device_strings_by_locale[locale] = Markup(render_template("_i18n.html"))
+        return found
 
     @app.template_global()
     def person_name(user_id) -> str:

@@ -48,13 +48,12 @@ def live_user(user_id: str) -> User | None:
     sid = current_id()
     if sid is None or not user_id.isdigit():
         return None
-    row = db.session.execute(
-        select(LoginSession.user_id).where(LoginSession.id == sid, LoginSession.ended_at.is_(None))
-    ).first()
-    if row is None or row.user_id != int(user_id):
-        return None
-    user = db.session.get(User, row.user_id)
-    return user if user is not None and user.active else None
+    # One query on every request: the person, through their open session.
+    return db.session.execute(
+        select(User).join(LoginSession, LoginSession.user_id == User.id)
+        .where(LoginSession.id == sid, LoginSession.ended_at.is_(None), User.id == int(user_id),
+               User.active.is_(True))
+    ).scalar_one_or_none()
 
 
 def end_current(reason: str = "signed_out") -> None:
