@@ -17,14 +17,26 @@ import { startSync } from "./offline/sync.js";
  */
 
 /**
- * A second person's confirmation (badge + PIN): its code loads only on a page that has one,
- * so the scan screen and the office pages do not carry it.
+ * A second person's confirmation (badge + PIN): its code (camera, decoder, WebCrypto) loads
+ * when someone first opens it, so no page pays for it while it loads.
  * @type {Behaviour}
  */
 const signer = {
   selector: "[data-signer]",
   attach(el) {
-    import("./behaviours/signer.js").then((module) => module.attach(el));
+    const root = /** @type {HTMLElement} */ (el);
+    const opener = root.querySelector("[data-signer-open]");
+    if (!opener) return;
+    root.hidden = false; // without JavaScript there is nothing to confirm with
+    opener.addEventListener(
+      "click",
+      async () => {
+        const module = await import("./behaviours/signer.js");
+        module.attach(root);
+        /** @type {HTMLElement} */ (opener).click(); // the panel listens now: open it
+      },
+      { once: true },
+    );
   },
 };
 
