@@ -92,6 +92,24 @@ def storable_text(value: str) -> bool:
     return _UNSTORABLE_TEXT.search(value) is None
 
 
+_LONG_DIGITS = re.compile(r"[0-9]{16}")  # MAX_SAFE_INTEGER has 16 digits: 15 or fewer are always within it
+
+
+def _plainly_storable(raw: Any) -> bool:
+    """Say whether an event is storable on evidence from its JSON text alone; False means "look closer".
+
+    Conservative: text that merely looks suspicious (16 digits in a note, brackets in text, an
+    escaped "\\u0000") sends the event to the exact walk, which decides.
+    """
+    try:
+        text = json.dumps(raw, ensure_ascii=False, allow_nan=False)
+        text.encode("utf-8")  # a lone surrogate cannot be encoded
+    except (TypeError, ValueError, RecursionError):
+        return False
+    return (text.count("{") + text.count("[") <= MAX_EVENT_DEPTH and "\\u0000" not in text
+            and _LONG_DIGITS.search(text) is None)
+
+
 def check_storable(raw: dict) -> None:
     """Refuse an event the database or the device could not hold as it is, walking it without recursion.
 
@@ -99,6 +117,8 @@ def check_storable(raw: dict) -> None:
     surrogate, integers beyond JavaScript's exact range, and floats that are not finite (1e400
     parses as infinity, which is not JSON). The error names the top-level field it was found in.
     """
+    if _plainly_storable(raw):
+        return  # the usual event, proved in one pass of the C encoder (the hot path of every push)
     stack: list[tuple[Any, int, str]] = [(raw, 1, "event")]
     while stack:
         value, depth, field_name = stack.pop()
