@@ -230,3 +230,19 @@ def device_and_event(signed_in_device, plant):
     event = device.event("bin.counted", {"bin_code": plant["codes"][0], "quantity": 9, "unit": "pcs"}, v=2)
     assert device.push([event]).json["results"][0]["status"] == "stored"
     return device, event
+
+
+@pytest.fixture
+def decoded(monkeypatch):
+    """The sizes of the images Pillow decodes in this test (every decoder's load goes through ImageFile.load)."""
+    from PIL import ImageFile
+
+    sizes = []
+    load = ImageFile.ImageFile.load
+
+    def counting_load(image):
+        sizes.append(image.size)
+        return load(image)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", counting_load)
+    return sizes

@@ -12,7 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from PIL import Image, ImageFile
+from PIL import Image
 from sqlalchemy import update as sa_update
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
@@ -361,20 +361,6 @@ def test_without_signing_in_nothing_is_open(app, client, device):
 # Memory, disk and who may write what (issue 13, hole 5).
 
 MIB = 1024 * KIB
-
-
-@pytest.fixture
-def decoded(monkeypatch):
-    """The sizes of the images Pillow decodes in this test."""
-    sizes = []
-    load = ImageFile.ImageFile.load
-
-    def counting_load(image):
-        sizes.append(image.size)
-        return load(image)
-
-    monkeypatch.setattr(ImageFile.ImageFile, "load", counting_load)
-    return sizes
 
 
 @functools.cache

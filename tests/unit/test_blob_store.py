@@ -8,7 +8,7 @@ import threading
 import zlib
 
 import pytest
-from PIL import ExifTags, Image, ImageFile
+from PIL import ExifTags, Image
 
 import sync.blobs
 from sync.blobs import MAX_PIXELS, BlobRejected, DecodeSlots, FileBlobStore, UnsupportedType
@@ -159,20 +159,6 @@ def test_the_bomb_is_small_on_disk_and_over_the_limit():
     data = bomb_png()
     assert len(data) < 200_000 and 20000 * 20000 > MAX_PIXELS
     assert MAX_PIXELS == 16_777_216 and len(bomb_png(7000, 7000)) < 200_000
-
-
-@pytest.fixture
-def decoded(monkeypatch):
-    """The sizes of the images Pillow decodes (every decoder's load goes through ImageFile.load)."""
-    sizes = []
-    load = ImageFile.ImageFile.load
-
-    def counting_load(image):
-        sizes.append(image.size)
-        return load(image)
-
-    monkeypatch.setattr(ImageFile.ImageFile, "load", counting_load)
-    return sizes
 
 
 def test_too_many_pixels_are_refused_from_the_header_before_anything_is_decoded(tmp_path, decoded):
