@@ -69,10 +69,3 @@ def end_current(reason: str = "signed_out") -> None:
     db.session.execute(update(d).where(d.c.session_id == sid, d.c.revoked_at.is_(None))
                        .values(token_expires_at=now))
     db.session.commit()
-
-
-def end_all(user_id: int, reason: str) -> None:
-    """End every open session of a person (deactivated, password changed)."""
-    db.session.execute(update(LoginSession).where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None))
-                       .values(ended_at=now_ms(), ended_reason=reason))
-    db.session.commit()
