@@ -8,6 +8,7 @@ registers a handler per event type (`EventRegistry`) and entities for pull
 from sync.envelope import Envelope, EnvelopeError, parse_envelope, payload_hash
 from sync.registry import EventRegistry, EventType, HandlerContext, RuleBroken
 from sync.schema import metadata
+from sync.spec import PayloadInvalid, PayloadSpec
 
 __all__ = [
     "Envelope",
@@ -15,6 +16,8 @@ __all__ = [
     "EventRegistry",
     "EventType",
     "HandlerContext",
+    "PayloadInvalid",
+    "PayloadSpec",
     "RuleBroken",
     "metadata",
     "parse_envelope",

@@ -13,11 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, union, update
+from sqlalchemy import insert, select, union, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from sync import schema
+from sync.flags import flags_of, raise_flags
 from sync.envelope import (
     MAX_SAFE_INTEGER, Envelope, EnvelopeError, parse_envelope, salvage_id, salvage_seq,
 )
@@ -117,8 +118,11 @@ class _Push:
                 seqs.add(raw["seq"])
         ev, q = schema.events.c, schema.quarantine.c
         if ids:
-            for row in self.session.execute(select(ev.id, ev.payload_hash, ev.exceptions).where(ev.id.in_(ids))):
-                self.known[row.id] = (row.payload_hash, row.exceptions)
+            rows = self.session.execute(select(ev.id, ev.payload_hash).where(ev.id.in_(ids)))
+            hashes = {row.id: row.payload_hash for row in rows}
+            flags = flags_of(self.session, hashes) if hashes else {}
+            for event_id, payload_hash in hashes.items():
+                self.known[event_id] = (payload_hash, flags.get(event_id, []))
             for row in self.session.execute(
                     select(q.event_id, q.payload_hash, q.reason, q.detail).where(q.event_id.in_(ids))):
                 self.held.setdefault((row.event_id, row.payload_hash), (row.reason, row.detail))
@@ -130,9 +134,9 @@ class _Push:
     def refresh(self, env: Envelope) -> None:
         """Read again what the database holds for one event (after a concurrent insert)."""
         ev = schema.events.c
-        row = self.session.execute(select(ev.payload_hash, ev.exceptions).where(ev.id == env.id)).first()
+        row = self.session.execute(select(ev.payload_hash).where(ev.id == env.id)).first()
         if row is not None:
-            self.known[env.id] = (row.payload_hash, row.exceptions)
+            self.known[env.id] = (row.payload_hash, flags_of(self.session, [env.id]).get(env.id, []))
 
     def quarantine(
         self, raw: Any, reason: str, detail: str, *, env: Envelope | None = None, seq: int | None = None
@@ -154,16 +158,8 @@ class _Push:
                 pushed_by=self.pushed_by,
             )
         ).inserted_primary_key[0]
-        self.session.execute(
-            insert(schema.exceptions).values(
-                code=reason,
-                event_id=None,
-                quarantine_id=qid,
-                subject=None,
-                detail={"message": detail, "event_id": event_id},
-                created_at=self.now,
-            )
-        )
+        raise_flags(self.session, [{"code": reason, "quarantine_id": qid, "subject": None,
+                                    "detail": {"message": detail, "event_id": event_id}, "created_at": self.now}])
         if env is not None:
             self.held.setdefault((env.id, env.hash), (reason, detail))
         flag = {"code": reason, "message": detail}
@@ -252,27 +248,19 @@ class _Push:
                 "occurred_at": env.occurred_at, "received_at": self.now, "effective_at": c.ctx.effective_at,
                 "actor_id": c.ctx.actor_id, "payload": c.stored, "payload_hash": env.hash,
                 "attachments": list(env.attachments), "subject": c.event_type.subject(c.ctx.payload),
-                "exceptions": [], "build": self.build, "pushed_by": self.pushed_by}
+                "build": self.build, "pushed_by": self.pushed_by}
 
     def write_flags(self, stored: list[tuple[Candidate, list[RuleBroken]]]) -> None:
-        """Put each event's flags on it and in the office's exception list."""
-        flagged = [(c, flags) for c, flags in stored if flags]
-        if not flagged:
-            return
-        ev = schema.events.c
-        self.session.execute(
-            update(schema.events).where(ev.id == bindparam("event_id")).values(exceptions=bindparam("flags")),
-            [{"event_id": c.ctx.envelope.id, "flags": [f.as_dict() for f in flags]} for c, flags in flagged],
-        )
+        """Raise each event's flags (sync/flags.py: the one place they are kept)."""
         rows = []
-        for c, flags in flagged:
+        for c, flags in stored:
             for f in flags:
                 settled = dict(zip(("resolution_event_id", "resolved_by", "resolved_at", "resolution_note"),
                                    f.settled_by or (None,) * 4, strict=True))
-                rows.append({"code": f.code, "event_id": c.ctx.envelope.id, "quarantine_id": None,
+                rows.append({"code": f.code, "event_id": c.ctx.envelope.id,
                              "subject": c.event_type.subject(c.ctx.payload), "detail": f.detail,
                              "created_at": self.now, **settled})
-        self.session.execute(insert(schema.exceptions), rows)
+        raise_flags(self.session, rows)
 
     def stored(self, c: Candidate, flags: list[RuleBroken], missing: list[str]) -> dict[str, Any]:
         env = c.ctx.envelope

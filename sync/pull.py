@@ -28,11 +28,17 @@ HORIZON = "pull_horizon"  # change number below which tombstones were compacted 
 
 @dataclass(frozen=True)
 class PullSource:
-    """An entity the floor needs offline, e.g. bins: how to load current rows by key."""
+    """An entity the floor needs offline, e.g. bins: the table it follows and how to load rows by key.
+
+    The change log learns of the table's changes from triggers (sync/changelog.py) that a
+    migration installs for `table`, logging `entity` keyed by the text of column `key`.
+    """
 
     entity: str  # singular name in the change log, e.g. "bin"
     plural: str  # key in the pull response, e.g. "bins"
     load: Callable[[Session, list[str]], dict[str, dict[str, Any]]]
+    table: str  # the table whose rows are this entity, e.g. "bins"
+    key: str  # its column the change log keys rows by, e.g. "code"
 
 
 @dataclass(frozen=True, order=True)
@@ -66,7 +72,11 @@ def _postgres(conn: Connection | Session) -> bool:
 
 
 def record_changes(conn: Connection | Session, rows: Iterable[tuple[str, str, bool]], now_ms: int) -> None:
-    """Append (entity, key, deleted) rows to the change log in the caller's transaction."""
+    """Append (entity, key, deleted) rows to the change log in the caller's transaction.
+
+    A followed table's rows are logged by its triggers (sync/changelog.py); this is for a change
+    no row of a followed table shows (and for tests that write the log directly).
+    """
     values = [{"entity": e, "key": k, "deleted": d, "changed_at": now_ms} for e, k, d in rows]
     if not values:
         return

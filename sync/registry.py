@@ -8,37 +8,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from sync.envelope import Envelope, EnvelopeError
-
-
-class PayloadInvalid(EnvelopeError):
-    """A payload that breaks its type's schema; the event goes to quarantine, kept."""
-
-
-def text_field(payload: dict[str, Any], name: str, *, required: bool, limit: int) -> str | None:
-    """Return a payload's text field, stripped (None when optional and absent or empty), or refuse it."""
-    value = payload.get(name)
-    if value is None or (value == "" and not required):
-        if required:
-            raise PayloadInvalid(name, "is required")
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise PayloadInvalid(name, "must be text")
-    if len(value) > limit:
-        raise PayloadInvalid(name, f"must be at most {limit} characters")
-    return value.strip()
-
-
-def count_field(payload: dict[str, Any], name: str, *, required: bool, limit: int) -> int | None:
-    """Return a payload's whole number from 0 to `limit` (None when optional and absent), or refuse it."""
-    value = payload.get(name)
-    if value is None and not required:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise PayloadInvalid(name, "must be a whole number")
-    if not 0 <= value <= limit:
-        raise PayloadInvalid(name, f"must be between 0 and {limit}")
-    return value
+from sync.envelope import Envelope
+from sync.spec import PayloadInvalid, PayloadSpec
 
 
 @dataclass(frozen=True)
@@ -75,15 +46,23 @@ Upgrade = Callable[[dict[str, Any]], dict[str, Any]]
 Validator = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class EventType:
-    """One event type: its current version, how older versions upgrade, who may send it."""
+    """One event type: its payload spec per version, how older versions upgrade, who may send it.
+
+    `spec` is the current version's payload; `past_specs` the older versions' (documentation,
+    and the fields a stored payload of any version keeps). `check` adds what a spec cannot say
+    (a lookup: "a known location"); `validate` is the spec's validation followed by `check`.
+    """
 
     name: str
     version: int
     handler: Handler
-    validate: Validator
     roles: frozenset[str]
+    spec: PayloadSpec | None = None
+    past_specs: dict[int, PayloadSpec] = field(default_factory=dict)
+    check: Validator | None = None
+    validate: Validator | None = None  # built from spec and check when not given
     subject: Callable[[dict[str, Any]], str | None] = lambda payload: None
     upgrades: dict[int, Upgrade] = field(default_factory=dict)
     # Optional: handle a run of consecutive events of this type at once, with the same outcome
@@ -91,10 +70,29 @@ class EventType:
     # roll the batch back and call `handler` event by event.
     batch: BatchHandler | None = None
     # Every payload field of every version: what is stored is the payload as sent with only these
-    # (a field no version knows is not kept). None: stored as sent.
+    # (a field no version knows is not kept). None: from the specs, or stored as sent without one.
     fields: frozenset[str] | None = None
     # Roles that may sign this type's records for someone else (a `signer` in the payload); None: any.
     signer_roles: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.validate is None:
+            if self.spec is None:
+                raise ValueError(f"event type {self.name} needs a spec or a validator")
+            spec, check = self.spec, self.check
+            self.validate = spec.validate if check is None else (lambda payload: check(spec.validate(payload)))
+        if self.fields is None and self.spec is not None:
+            names = set(self.spec.names)
+            for past in self.past_specs.values():
+                names |= past.names
+            self.fields = frozenset(names)
+
+    def specs(self) -> dict[int, PayloadSpec]:
+        """Return the payload spec of every version known, oldest first."""
+        found = dict(sorted(self.past_specs.items()))
+        if self.spec is not None:
+            found[self.version] = self.spec
+        return found
 
     def stored_payload(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Return the payload as stored: the fields this type knows, as the device sent them."""

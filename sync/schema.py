@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    false,
     JSON,
     BigInteger,
     Boolean,
@@ -79,7 +80,6 @@ events = Table(
     Column("payload_hash", String(64), nullable=False),
     Column("attachments", JSON, nullable=False),
     Column("subject", String(120), index=True),
-    Column("exceptions", JSON, nullable=False),
     Column("build", String(64)),
     Column("pushed_by", Integer),  # who delivered it: the token's person, or the office user who imported it
     UniqueConstraint("device_id", "seq", name="uq_sync_events_device_seq"),
@@ -104,8 +104,8 @@ quarantine = Table(
     Column("pushed_by", Integer),
 )
 
-# The office review queue: every exception a domain rule raised and every
-# quarantined event, each resolvable with a note.
+# Flags, in one place (sync/flags.py): every exception a domain rule raised and every
+# quarantined event, each resolvable with a note; the office's review queue.
 exceptions = Table(
     "sync_exceptions",
     metadata,
@@ -120,6 +120,8 @@ exceptions = Table(
     Column("resolved_by", Integer),
     Column("resolution_note", Text),
     Column("resolution_event_id", String(36)),
+    # The log no longer supports it (a late event re-judged this one): closed, and no longer the event's flag.
+    Column("withdrawn", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 # Change log behind pull: one row per change of a pulled entity; the cursor is a

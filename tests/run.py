@@ -1,6 +1,6 @@
 """`make test`: install what the suites need, run them on SQLite, then the integration suite on PostgreSQL.
 
-Debian's chromium and postgresql are installed when missing and running as root;
+Debian's chromium, postgresql, nodejs and npm are installed when missing and running as root;
 otherwise this says exactly what to install. The PostgreSQL server is a throwaway
 one in a temporary folder, started and stopped here.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
-APT_PACKAGES = ["chromium", "postgresql", "fonts-noto-cjk"]
+APT_PACKAGES = ["chromium", "postgresql", "fonts-noto-cjk", "nodejs", "npm"]
 
 
 def pg_bin() -> Path | None:
@@ -28,7 +28,7 @@ def pg_bin() -> Path | None:
 
 
 def ensure_system_packages() -> None:
-    """Install Debian's chromium and postgresql when missing (as root), else say how."""
+    """Install Debian's chromium, postgresql, nodejs and npm when missing (as root), else say how."""
     missing = []
     if not os.path.exists(CHROMIUM):
         missing.append("chromium")
@@ -36,6 +36,7 @@ def ensure_system_packages() -> None:
         missing.append("postgresql")
     if not glob.glob("/usr/share/fonts/opentype/noto/NotoSansCJK*"):
         missing.append("fonts-noto-cjk")
+    missing += [package for tool, package in (("node", "nodejs"), ("npm", "npm")) if shutil.which(tool) is None]
     if not missing:
         return
     if os.geteuid() != 0:

@@ -13,7 +13,7 @@ from sync.blobs import limit_decoder
 from sync.db import configure_sqlite
 from webapp import names, releases, security
 from webapp.config import Config
-from webapp.domain.roles import OFFICE_ROLES
+from webapp.domain.roles import Can, may
 from webapp.extensions import babel, csrf, db, limiter, login_manager, migrate
 from webapp.extensions import htmx as htmx_extension  # webapp.htmx is our HX-* module
 from webapp.models.types import from_ms, utcnow
@@ -63,9 +63,8 @@ def create_app(config: object | None = None) -> Flask:
         configure_sqlite(db.engine)
     # Pillow refuses a decompression bomb in any image this process opens, not only uploads.
     limit_decoder(app.config["BLOB_MAX_PIXELS"])
-    from webapp.services import accounts, changes
+    from webapp.services import accounts
 
-    changes.install()
     accounts.install_role_history()
 
     from webapp.auth import authenticate_api, check_access
@@ -82,9 +81,9 @@ def create_app(config: object | None = None) -> Flask:
     app.before_request(authenticate_api)  # first: who is calling the API, then may they
     app.before_request(check_access)
 
-    from webapp.routes import account, admin, api, auth, blobs, floor, office, pwa
+    from webapp.routes import account, admin, api, auth, blobs, counting, floor, moving, office, pwa
 
-    for module in (auth, account, floor, office, admin, pwa, api, blobs):
+    for module in (auth, account, floor, counting, moving, office, admin, pwa, api, blobs):
         app.register_blueprint(module.bp)
     from webapp.routes import labels as label_pages
     app.register_blueprint(label_pages.bp)
@@ -101,14 +100,25 @@ def create_app(config: object | None = None) -> Flask:
         """Return a static file's URL under this build (cached for good; old builds' files stay servable)."""
         return url_for("pwa.versioned_static", build=app.config["BUILD"], filename=filename)
 
+    from webapp import areas, forms
+
+    def can(capability: Can) -> bool:
+        """Say whether the signed-in person may do something (templates: `can(Can.REVIEW)`)."""
+        return current_user.is_authenticated and may(current_user.role, capability)
+
+    app.jinja_env.globals.update(
+        Can=Can, can=can, limits=forms.limits, field_message=forms.field_message, event_label=areas.event_label,
+        event_template=areas.event_template, flag_name=areas.flag_name, flag_template=areas.flag_template,
+        with_areas=lambda strings: {**strings, **{f"event:{name}": areas.event_label(name) for name in areas.KINDS},
+                                    **{f"flag:{code}": areas.flag_name(code) for code in areas.FLAGS}})
+
     @app.context_processor
     def inject_globals():
         return {"build": app.config["BUILD"], "device_build": app.config["DEVICE_BUILD"],
                 "current_locale": str(get_locale()),
-                "office_roles": OFFICE_ROLES, "role_name": names.role_name, "local_name": names.local_name,
+                "role_name": names.role_name, "local_name": names.local_name,
                 "kind_names": names.LOCATION_KINDS, "outcome_names": names.COUNT_OUTCOMES,
-                "exception_names": names.EXCEPTION_CODES, "transfer_kind_names": names.TRANSFER_KINDS,
-                "inspection_kind_names": names.INSPECTION_KINDS}
+                "transfer_kind_names": names.TRANSFER_KINDS, "inspection_kind_names": names.INSPECTION_KINDS}
 
     device_strings_by_locale: dict[str, Markup] = {}
 

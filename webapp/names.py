@@ -44,26 +44,6 @@ COUNT_OUTCOMES = {
     "recount": _l("recount"),
 }
 
-EXCEPTION_CODES = {
-    "count_discrepancy": _l("Count differs from a recent count"),
-    "unknown_bin": _l("Unknown bin"),
-    "clock_suspect": _l("Device clock suspect"),
-    "location_conflict": _l("Bin was not where the device saw it"),
-    "negative_stock": _l("More pieces moved than the bin held"),
-    "unparsable": _l("Unreadable record"),
-    "unknown_type": _l("Unknown kind of record"),
-    "invalid_payload": _l("Record with invalid data"),
-    "forbidden": _l("Role may not record this"),
-    "unknown_actor": _l("Person not signed on this device"),
-    "id_collision": _l("Two records with one id"),
-    "seq_collision": _l("Two records with one sequence number"),
-    "seq_out_of_range": _l("Sequence number far beyond the device's records"),
-    "handler_error": _l("Server error while applying"),
-    "wrong_device": _l("Record from another device"),
-    "signature_unverified": _l("Signature not verified"),
-    "signer_not_allowed": _l("Signer's role may not sign this"),
-}
-
 
 def role_name(role: str) -> str:
     """Return the translated name of a role."""

@@ -1,5 +1,6 @@
-"""The OpenAPI description of /api/v1 (kept by hand beside the routes it describes)."""
+"""The OpenAPI description of /api/v1: the routes by hand, every event type's payload from its spec."""
 
+from webapp.areas import registry
 from sync.envelope import MAX_EVENT_DEPTH, MAX_EVENTS_PER_PUSH, MAX_INT32, MAX_SAFE_INTEGER, TYPE_RE
 from sync.ingest import MAX_SEQ_AHEAD
 
@@ -24,11 +25,37 @@ _event = {
                         "description": "device time, epoch ms"},
         "actor_id": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_INT32,
                      "description": "who did it (null or absent: the person the device token belongs to)"},
-        "payload": {"type": "object"},
+        "payload": {"type": "object", "description": "as its type and version say (Event.<type>.v<n>); "
+                                                    "an older version is upgraded on the server"},
         "attachments": {"type": "array", "items": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
     },
 }
 _error = {"type": "object", "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}
+# A second person's badge + PIN proof on a record (README, "Signing for someone else").
+_signer = {"type": "object", "required": ["id", "badge", "content_hash", "proof"], "properties": {
+    "id": {"type": "integer", "minimum": 1, "maximum": MAX_INT32},
+    "badge": {"type": "string", "pattern": "^[A-Z2-7]{8}$"},
+    "content_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    "proof": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}}
+
+
+def _event_types() -> tuple[dict, dict]:
+    """Return, per event type and version, the payload's schema and the event that carries it."""
+    payloads, events = {}, {}
+    for name in registry.names():
+        for v, spec in registry.get(name).specs().items():
+            payload = spec.json_schema()
+            if "signer" in payload["properties"]:
+                payload["properties"]["signer"] = {"$ref": "#/components/schemas/Signer"}
+            payloads[f"Payload.{name}.v{v}"] = payload
+            events[f"Event.{name}.v{v}"] = {"allOf": [{"$ref": "#/components/schemas/Event"}, {
+                "type": "object", "properties": {
+                    "type": {"const": name}, "v": {"const": v},
+                    "payload": {"$ref": f"#/components/schemas/Payload.{name}.v{v}"}}}]}
+    return payloads, events
+
+
+_payload_schemas, _event_schemas = _event_types()
 _json = lambda schema: {"content": {"application/json": {"schema": schema}}}  # noqa: E731
 _push = {"type": "object", "required": ["device_id", "events"], "properties": {
     "device_id": {"type": "string", "format": "uuid"},
@@ -37,7 +64,9 @@ _push = {"type": "object", "required": ["device_id", "events"], "properties": {
                 "description": "device clock at sending, epoch ms (ignored outside these bounds)"},
     "pending": {"type": "integer", "minimum": 0, "maximum": MAX_INT32,
                 "description": "events in the device's outbox (ignored outside these bounds)"},
-    "events": {"type": "array", "maxItems": MAX_EVENTS_PER_PUSH, "items": {"$ref": "#/components/schemas/Event"}},
+    "events": {"type": "array", "maxItems": MAX_EVENTS_PER_PUSH, "items": {"anyOf": [
+        *({"$ref": f"#/components/schemas/{name}"} for name in _event_schemas),
+        {"$ref": "#/components/schemas/Event"}]}},
 }}
 _bad_request = {"description": "bad_json (not JSON, or nested deeper than 64 levels), bad_push, unknown_device, "
                                "csrf, session_required, bad_device_id", **_json(_error)}
@@ -51,7 +80,7 @@ OPENAPI = {
             "session": {"type": "apiKey", "in": "cookie", "name": "session",
                         "description": "with the X-CSRFToken header on writes"},
         },
-        "schemas": {"Event": _event, "Error": _error},
+        "schemas": {"Event": _event, "Error": _error, "Signer": _signer, **_payload_schemas, **_event_schemas},
     },
     "security": [{"device": []}, {"session": []}],
     "paths": {
@@ -86,11 +115,7 @@ OPENAPI = {
             "requestBody": {"required": True, **_json({"type": "object", "required": ["event_id", "signer"],
                                                        "properties": {
                 "event_id": {"type": "string", "maxLength": 64, "description": "the record about to be saved"},
-                "signer": {"type": "object", "required": ["id", "badge", "content_hash", "proof"], "properties": {
-                    "id": {"type": "integer", "minimum": 1, "maximum": MAX_INT32},
-                    "badge": {"type": "string", "pattern": "^[A-Z2-7]{8}$"},
-                    "content_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-                    "proof": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}}}})},
+                "signer": {"$ref": "#/components/schemas/Signer"}}})},
             "responses": {"200": {"description": "verified, signer (id, display_name, role)"},
                           "400": {"description": "bad_json, bad_signature", **_json(_error)},
                           "422": {"description": "signature_unverified, with reason (wrong_pin, unknown_badge, "

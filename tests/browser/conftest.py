@@ -10,13 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.phone import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Office,
+    persistent_phone_context,
+    phone_context,
+)
 from tests.live_server import LiveServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-PHONE = {"width": 360, "height": 740}
 
 
 @pytest.fixture(scope="session")
@@ -68,11 +71,7 @@ def browser(playwright):
 @pytest.fixture
 def persistent_phone(playwright, server, tmp_path):
     """A phone with a real profile on disk (not incognito), as an installed app has."""
-    context = playwright.chromium.launch_persistent_context(
-        str(tmp_path / "profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
-        viewport=PHONE, has_touch=True, is_mobile=True, locale="en-GB", base_url=server.url)
-    context.set_default_timeout(15_000)
-    report_console(context)
+    context = persistent_phone_context(playwright, tmp_path / "profile", server.url)
     yield context
     context.close()
 
@@ -80,22 +79,15 @@ def persistent_phone(playwright, server, tmp_path):
 @pytest.fixture
 def phone(browser, server):
     """A fresh phone-sized browser context (its own storage, service worker and IndexedDB)."""
-    context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True, locale="en-GB",
-                                  base_url=server.url)
-    context.set_default_timeout(15_000)
-    report_console(context)
+    context = phone_context(browser, server.url)
     yield context
     context.close()
 
 
-def report_console(context) -> None:
-    """Print the pages' warnings and errors: pytest shows them beside a failing test."""
-    def watch(page):
-        page.on("console", lambda m: m.type in ("warning", "error") and print(f"[{page.url}] {m.type}: {m.text}"))
-        page.on("pageerror", lambda e: print(f"[{page.url}] uncaught: {e}"))
-    context.on("page", watch)
-    for page in context.pages:
-        watch(page)
+@pytest.fixture
+def office(server) -> Office:
+    """The office's view of what `server` stored (tests/browser/phone.py), signed in when first asked."""
+    return Office(server.url)
 
 
 # Content-Security-Policy violations seen during the current test, from every browser context
@@ -157,29 +149,6 @@ def no_csp_violations():
         found = "\n".join(dict.fromkeys(CSP_VIOLATIONS))
         CSP_VIOLATIONS.clear()
         pytest.fail(f"the Content-Security-Policy blocked something:\n{found}", pytrace=False)
-
-
-def sign_in(page, username: str, password: str = "demo") -> None:
-    """Sign in through the form, as a person does."""
-    page.goto("/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button.primary")
-    page.wait_for_url(lambda url: "/login" not in url)
-
-
-def wait_for_service_worker(page) -> None:
-    """Wait until the service worker controls the page (it first fetches the whole shell, 1.5 MB)."""
-    try:
-        page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null",
-                               timeout=30_000)
-    except Exception as error:
-        state = page.evaluate("""async () => {
-            const r = await navigator.serviceWorker.getRegistration();
-            return r ? {installing: r.installing?.state, waiting: r.waiting?.state, active: r.active?.state}
-                     : "no registration";
-        }""")
-        raise AssertionError(f"the service worker does not control {page.url}: {state}") from error
 
 
 @pytest.fixture

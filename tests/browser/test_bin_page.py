@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_in, wait_for_service_worker
+from tests.browser.phone import Phone
 from webapp.domain.label_codes import mint
 
 pytestmark = pytest.mark.browser
@@ -14,34 +14,16 @@ pytestmark = pytest.mark.browser
 SLIP_BIN, INSPECTED_BIN, QUIET_BIN = mint(1), mint(3), mint(12)
 
 
-def pulled(page, store: str) -> None:
-    """Wait until the device holds some rows of a pulled store."""
-    page.wait_for_function("""async (store) => {
-        const db = await new Promise((ok) => {
-            const open = indexedDB.open('shopfloor');
-            open.onsuccess = () => ok(open.result);
-        });
-        const n = await new Promise((ok) => {
-            const count = db.transaction(store).objectStore(store).count();
-            count.onsuccess = () => ok(count.result);
-        });
-        db.close();
-        return n > 0;
-    }""", arg=store)
-
-
-def ready_offline(page, username: str) -> None:
-    sign_in(page, username)
-    wait_for_service_worker(page)
-    page.reload()
-    page.click(".topbar [data-sync-now]")  # pull the plant onto the device
-    for store in ("bins", "locations", "transfers", "inspections"):
-        pulled(page, store)
+def pulled_onto_a_phone(phone, username: str) -> Phone:
+    """`username` signs in on a new page of `phone`, ready offline, and pulls the plant onto the device."""
+    person = Phone(phone.new_page())
+    person.ready_offline(username=username)
+    person.pull("bins", "locations", "transfers", "inspections")
+    return person
 
 
 def test_offline_a_bin_page_lists_open_slips_and_inspections_from_pulled_data(phone, server):
-    page = phone.new_page()
-    ready_offline(page, "clerk")
+    page = pulled_onto_a_phone(phone, "clerk").page
     server.stop()
 
     page.goto(f"/b/{SLIP_BIN}")  # never opened online: the worker's shell, filled from the device
@@ -72,8 +54,7 @@ def test_offline_a_bin_page_lists_open_slips_and_inspections_from_pulled_data(ph
 
 
 def test_offline_a_receiver_is_offered_neither_count_nor_move(phone, server):
-    page = phone.new_page()
-    ready_offline(page, "receiver")
+    page = pulled_onto_a_phone(phone, "receiver").page
     server.stop()
     page.goto(f"/b/{SLIP_BIN}")
     expect(page.locator("[data-open-transfers] li")).to_have_count(1)

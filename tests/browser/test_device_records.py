@@ -12,70 +12,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_in, wait_for_service_worker
+from tests.browser.phone import CHUNK, Phone
 from webapp.domain.label_codes import mint
 
 pytestmark = pytest.mark.browser
 
 ENVELOPE = {"id", "device_id", "seq", "type", "v", "occurred_at", "actor_id", "payload", "attachments"}
-CHUNK = 512 * 1024
-
-# The device database, read beside the app (after the app has opened it).
-READ_DEVICE_DB = """async () => {
-  const db = await new Promise((resolve, reject) => {
-    const open = indexedDB.open("shopfloor");
-    open.onsuccess = () => resolve(open.result);
-    open.onerror = () => reject(open.error);
-  });
-  const all = (name) => new Promise((resolve, reject) => {
-    const request = db.transaction(name).objectStore(name).getAll();
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-  const base64 = (buffer) => {
-    const bytes = new Uint8Array(buffer);
-    let text = "";
-    for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-    return btoa(text);
-  };
-  const blobs = [];
-  for (const blob of await all("blobs")) {
-    const row = {...blob, data: undefined, data_base64: null};
-    if (blob.data) {
-      const bitmap = await createImageBitmap(new Blob([blob.data], {type: blob.mime}));
-      Object.assign(row, {data_base64: base64(blob.data), width: bitmap.width, height: bitmap.height});
-    }
-    blobs.push(row);
-  }
-  const result = {version: db.version, stores: [...db.objectStoreNames], outbox: await all("outbox"),
-                  sent: await all("sent"), blobs};
-  db.close();
-  return result;
-}"""
-
-
-def count_form_ready_offline(page, code: str) -> None:
-    """Sign in as the clerk and open a bin page the service worker can serve without the server."""
-    sign_in(page, "clerk")
-    page.goto(f"/b/{code}")
-    wait_for_service_worker(page)
-    page.reload()  # now the worker has seen (and cached) this page
-    expect(page.locator("[data-connection-state]")).to_have_attribute("data-state", "online")
-
-
-def pending_items(page, code: str):
-    return page.locator(f"[data-pending-for-bin='{code}'] li")
-
-
-def save_count(page, quantity: int, photo: Path | None = None) -> None:
-    page.fill("#count-form input[name=quantity]", str(quantity))
-    if photo:
-        page.set_input_files("input[name=photo]", str(photo))
-    page.click("#count-form button[type=submit]")
-
-
-def device_db(page) -> dict:
-    return page.evaluate(READ_DEVICE_DB)
 
 
 class StandInBlobServer:
@@ -119,14 +61,13 @@ class StandInBlobServer:
         return route.fulfill(status=204, headers={"Upload-Offset": str(len(held))})
 
 
-def require_blob_endpoints(server) -> None:
+def require_blob_endpoints(office) -> None:
     """Fail (not skip) with a clear message while the server has no blob routes yet."""
-    office = server.office_session()
-    url = f"{server.url}/api/v1/blobs/{secrets.token_hex(32)}"
-    head = office.head(url)
+    path = f"/api/v1/blobs/{secrets.token_hex(32)}"
+    head = office.head(path)
     # HEAD has no body to tell "never started" from "no such route"; OPTIONS does: Flask answers
     # it for every route it has, and its router's JSON 404 means there is none.
-    options = office.options(url)
+    options = office.options(path)
     if head.status_code == 404 and options.status_code == 404:
         pytest.fail(
             "The server has no /api/v1/blobs/<sha256> route yet (HEAD and OPTIONS answer the "
@@ -135,16 +76,17 @@ def require_blob_endpoints(server) -> None:
     assert head.status_code == 404, f"HEAD for an unknown blob should be 404, got {head.status_code}"
 
 
-def test_the_sync_panel_lists_and_exports_unsynced_records_offline(phone, server):
-    page = phone.new_page()
+def test_the_sync_panel_lists_and_exports_unsynced_records_offline(phone, server, office):
+    clerk = Phone(phone.new_page())
+    page = clerk.page
     code = mint(11)
-    count_form_ready_offline(page, code)
+    clerk.ready_offline(code)
 
     server.stop()
-    save_count(page, 12)
-    expect(pending_items(page, code)).to_have_count(1)
-    save_count(page, 13)
-    expect(pending_items(page, code)).to_have_count(2)
+    clerk.save_count(12)
+    expect(clerk.pending(code)).to_have_count(1)
+    clerk.save_count(13)
+    expect(clerk.pending(code)).to_have_count(2)
 
     page.goto("/sync")  # served by the worker: the server is down
     panel = page.locator("main[data-sync-panel]")
@@ -184,25 +126,25 @@ def test_the_sync_panel_lists_and_exports_unsynced_records_offline(phone, server
     panel.locator("[data-sync-now]").click()
     expect(rows).to_have_count(0)
     expect(page.locator("[data-outbox-empty]")).to_be_visible()
-    stored = {e["id"]: e["payload"]["quantity"] for e in server.events_for(code)}
+    stored = {e["id"]: e["payload"]["quantity"] for e in office.events(code=code)}
     assert {e["id"]: e["payload"]["quantity"] for e in events}.items() <= stored.items()
 
 
-def test_a_photo_taken_offline_is_kept_with_its_count_and_reaches_the_server(phone, server, noisy_photo):
-    require_blob_endpoints(server)
-    page = phone.new_page()
+def test_a_photo_taken_offline_is_kept_with_its_count_and_reaches_the_server(phone, server, office, noisy_photo):
+    require_blob_endpoints(office)
+    clerk = Phone(phone.new_page())
+    page = clerk.page
     code = mint(12)
-    count_form_ready_offline(page, code)
+    clerk.ready_offline(code)
 
     server.stop()
-    save_count(page, 5, noisy_photo)
-    status = page.locator("#count-form [data-save-status]")
-    expect(status).to_have_attribute("data-state", "saved")
-    expect(status).to_have_text("Saved on this device")
-    expect(pending_items(page, code)).to_have_count(1)
+    clerk.save_count(5, noisy_photo)
+    expect(clerk.save_status).to_have_attribute("data-state", "saved")
+    expect(clerk.save_status).to_have_text("Saved on this device")
+    expect(clerk.pending(code)).to_have_count(1)
     expect(page.locator("input[name=photo]")).to_have_value("")
 
-    kept = device_db(page)
+    kept = clerk.device_db()
     [blob] = kept["blobs"]
     data = base64.b64decode(blob["data_base64"])
     sha = hashlib.sha256(data).hexdigest()
@@ -212,15 +154,15 @@ def test_a_photo_taken_offline_is_kept_with_its_count_and_reaches_the_server(pho
     assert event["attachments"] == [sha] and event["payload"]["photos"] == [sha]
 
     server.start()
-    page.locator(".topbar [data-sync-now]").click()
-    expect(pending_items(page, code)).to_have_count(0)
-    expect(page.locator("[data-unsynced-count]")).to_have_text("0")
-    reply = server.office_session().head(f"{server.url}/api/v1/blobs/{sha}")
+    clerk.sync_now()
+    expect(clerk.pending(code)).to_have_count(0)
+    expect(clerk.unsynced).to_have_text("0")
+    reply = office.head(f"/api/v1/blobs/{sha}")
     assert reply.status_code == 200
     assert reply.headers["Upload-Offset"] == reply.headers.get("Upload-Length", str(len(data))) == str(len(data))
-    [stored] = [e for e in server.events_for(code) if e["payload"]["quantity"] == 5]
+    [stored] = office.events(code=code, quantity=5)
     assert stored["payload"]["photos"] == [sha]
-    [stub] = device_db(page)["blobs"]
+    [stub] = clerk.device_db()["blobs"]
     assert stub["confirmed"] is True and stub["data_base64"] is None
 
 
@@ -228,27 +170,28 @@ def test_an_interrupted_upload_shows_photo_pending_and_resumes_from_the_servers_
     blobs = StandInBlobServer()
     blobs.cut_after = 1  # the first chunk arrives, then the network drops
     phone.route("**/api/v1/blobs/*", blobs.handle)
-    page = phone.new_page()
+    clerk = Phone(phone.new_page())
+    page = clerk.page
     code = mint(13)
-    count_form_ready_offline(page, code)
+    clerk.ready_offline(code)
 
     server.stop()
-    save_count(page, 6, noisy_photo)
-    expect(pending_items(page, code)).to_have_attribute("data-state", "pending")
-    [blob] = device_db(page)["blobs"]
+    clerk.save_count(6, noisy_photo)
+    expect(clerk.pending(code)).to_have_attribute("data-state", "pending")
+    [blob] = clerk.device_db()["blobs"]
     assert blob["size"] > 2 * CHUNK, "the photo should need several chunks"
 
     server.start()
-    page.locator(".topbar [data-sync-now]").click()
+    clerk.sync_now()
     # The event is on the server; its photo is not.
-    expect(pending_items(page, code)).to_have_attribute("data-state", "photo-pending")
-    expect(page.locator("[data-unsynced-count]")).to_have_text("0")
-    expect(page.locator("#count-form [data-save-status]")).to_have_attribute("data-state", "photo-pending")
-    expect(page.locator("[data-connection-state]")).to_have_attribute("data-state", "offline")  # the cut
+    expect(clerk.pending(code)).to_have_attribute("data-state", "photo-pending")
+    expect(clerk.unsynced).to_have_text("0")
+    expect(clerk.save_status).to_have_attribute("data-state", "photo-pending")
+    expect(clerk.connection).to_have_attribute("data-state", "offline")  # the cut
     assert blobs.patch_offsets[:2] == [0, CHUNK]
 
     page.reload()  # a reload (or a restart) resumes from what the server holds
-    expect(pending_items(page, code)).to_have_attribute("data-state", "photo-pending")
+    expect(clerk.pending(code)).to_have_attribute("data-state", "photo-pending")
     page.goto("/sync")
     expect(page.locator("[data-pending-photos]")).to_have_text("1")
     expect(page.locator("tbody[data-outbox-list] tr")).to_have_attribute("data-state", "photo-pending")
@@ -260,7 +203,7 @@ def test_an_interrupted_upload_shows_photo_pending_and_resumes_from_the_servers_
     assert blobs.complete == {blob["sha256"]}
     assert blobs.patch_offsets.count(0) == 1, f"the upload started over: {blobs.patch_offsets}"
     assert hashlib.sha256(blobs.held[blob["sha256"]]).hexdigest() == blob["sha256"]
-    [stub] = device_db(page)["blobs"]
+    [stub] = clerk.device_db()["blobs"]
     assert stub["confirmed"] is True and stub["data_base64"] is None
 
 
@@ -275,20 +218,21 @@ def test_a_photo_the_server_refuses_stays_on_the_device_and_in_the_export(phone,
         image.save(upright, "JPEG", quality=92, exif=exif)
     blobs = StandInBlobServer()
     phone.route("**/api/v1/blobs/*", blobs.handle)
-    page = phone.new_page()
+    clerk = Phone(phone.new_page())
+    page = clerk.page
     code = mint(14)
-    count_form_ready_offline(page, code)
+    clerk.ready_offline(code)
 
     server.stop()
-    save_count(page, 7, upright)
-    expect(pending_items(page, code)).to_have_count(1)
-    [blob] = device_db(page)["blobs"]
+    clerk.save_count(7, upright)
+    expect(clerk.pending(code)).to_have_count(1)
+    [blob] = clerk.device_db()["blobs"]
     assert (blob["width"], blob["height"]) == (1067, 1600)
     blobs.refuse.add(blob["sha256"])
 
     server.start()
-    page.locator(".topbar [data-sync-now]").click()
-    expect(pending_items(page, code)).to_have_attribute("data-state", "photo-rejected")
+    clerk.sync_now()
+    expect(clerk.pending(code)).to_have_attribute("data-state", "photo-rejected")
     page.goto("/sync")
     row = page.locator("tbody[data-outbox-list] tr")
     expect(row).to_have_attribute("data-state", "photo-rejected")
@@ -300,33 +244,34 @@ def test_a_photo_the_server_refuses_stays_on_the_device_and_in_the_export(phone,
     [attachment] = exported["attachments"]
     assert attachment["sha256"] == blob["sha256"] and attachment["mime"] == "image/jpeg"
     assert hashlib.sha256(base64.b64decode(attachment["data_base64"])).hexdigest() == blob["sha256"]
-    [kept] = device_db(page)["blobs"]
+    [kept] = clerk.device_db()["blobs"]
     assert kept["state"] == "rejected" and kept["data_base64"] == blob["data_base64"]
 
 
-def test_a_double_tap_on_save_records_one_count(phone, server):
-    page = phone.new_page()
+def test_a_double_tap_on_save_records_one_count(phone, server, office):
+    clerk = Phone(phone.new_page())
+    page = clerk.page
     code = mint(15)
-    count_form_ready_offline(page, code)
+    clerk.ready_offline(code)
 
     server.stop()
     page.fill("#count-form input[name=quantity]", "8")
     page.dblclick("#count-form button[type=submit]")
-    expect(page.locator("#count-form [data-save-status]")).to_have_attribute("data-state", "saved")
-    expect(pending_items(page, code)).to_have_count(1)
+    expect(clerk.save_status).to_have_attribute("data-state", "saved")
+    expect(clerk.pending(code)).to_have_count(1)
     # Two submits in one tick (a fast double tap that beats the disabled button).
     page.fill("#count-form input[name=quantity]", "9")
     page.evaluate(
         "() => { const form = document.getElementById('count-form'); form.requestSubmit(); form.requestSubmit(); }"
     )
-    expect(pending_items(page, code)).to_have_count(2)
-    expect(page.locator("[data-unsynced-count]")).to_have_text("2")
+    expect(clerk.pending(code)).to_have_count(2)
+    expect(clerk.unsynced).to_have_text("2")
 
     server.start()
-    page.locator(".topbar [data-sync-now]").click()
-    expect(pending_items(page, code)).to_have_count(0)
-    device_id = device_db(page)["sent"][0]["device_id"]
-    mine = [e["payload"]["quantity"] for e in server.events_for(code) if e["device_id"] == device_id]
+    clerk.sync_now()
+    expect(clerk.pending(code)).to_have_count(0)
+    device_id = clerk.device_db()["sent"][0]["device_id"]
+    mine = [e["payload"]["quantity"] for e in office.events(device_id=device_id, code=code)]
     assert sorted(mine) == [8, 9]
 
 
@@ -342,29 +287,30 @@ FILL_THE_DEVICE = """(full) => {
 
 
 def test_a_full_device_says_so_and_loses_nothing(phone, server, noisy_photo):
-    page = phone.new_page()
+    clerk = Phone(phone.new_page())
+    page = clerk.page
     code = mint(16)
-    count_form_ready_offline(page, code)
+    clerk.ready_offline(code)
     server.stop()
-    save_count(page, 10)
-    expect(pending_items(page, code)).to_have_count(1)
+    clerk.save_count(10)
+    expect(clerk.pending(code)).to_have_count(1)
 
     page.evaluate(FILL_THE_DEVICE, True)
-    save_count(page, 11, noisy_photo)
-    status = page.locator("#count-form [data-save-status]")
+    clerk.save_count(11, noisy_photo)
+    status = clerk.save_status
     expect(status).to_have_attribute("data-state", "error")
     expect(status).to_contain_text("storage is full")
     expect(page.locator("#count-form input[name=quantity]")).to_have_value("11")  # what was typed stays
     assert page.evaluate("document.querySelector('input[name=photo]').files.length") == 1
-    expect(pending_items(page, code)).to_have_count(1)
-    kept = device_db(page)
+    expect(clerk.pending(code)).to_have_count(1)
+    kept = clerk.device_db()
     assert len(kept["outbox"]) == 1 and kept["blobs"] == []  # all or nothing: no count without its photo
 
     page.evaluate(FILL_THE_DEVICE, False)  # room again
     page.click("#count-form button[type=submit]")
     expect(status).to_have_attribute("data-state", "saved")
-    expect(pending_items(page, code)).to_have_count(2)
-    kept = device_db(page)
+    expect(clerk.pending(code)).to_have_count(2)
+    kept = clerk.device_db()
     assert [e["seq"] for e in kept["outbox"]] == [1, 2]  # the failed save used no seq
     assert len(kept["blobs"]) == 1
 
@@ -401,26 +347,27 @@ V1_DEVICE = """async ([deviceId, code]) => {
 }"""
 
 
-def test_a_device_with_a_version_1_database_keeps_its_records_after_the_upgrade(phone, server):
-    page = phone.new_page()
+def test_a_device_with_a_version_1_database_keeps_its_records_after_the_upgrade(phone, server, office):
+    clerk = Phone(phone.new_page())
+    page = clerk.page
     code = mint(17)
     device_id = "0b5e0000-1111-4222-8333-444455556666"
     page.goto("/healthz")  # the origin, without the app's scripts
     page.evaluate(V1_DEVICE, [device_id, code])
 
-    sign_in(page, "clerk")
+    clerk.sign_in("clerk")
     page.goto("/sync")
     expect(page.locator("[data-device-id]")).to_have_text(device_id)
-    expect(page.locator(".topbar [data-unsynced-count]")).to_have_text("0")  # the old record synced
-    kept = device_db(page)
+    expect(clerk.unsynced).to_have_text("0")  # the old record synced
+    kept = clerk.device_db()
     assert kept["version"] == 3 and "blobs" in kept["stores"] and "transfers" in kept["stores"]
     assert [e["seq"] for e in kept["sent"]] == [1]
-    assert [e["payload"]["quantity"] for e in server.events_for(code) if e["device_id"] == device_id] == [77]
+    assert [e["payload"]["quantity"] for e in office.events(device_id=device_id, code=code)] == [77]
 
-    page.goto(f"/b/{code}")
-    save_count(page, 78)
-    expect(page.locator("#count-form [data-save-status]")).to_have_attribute("data-state", "synced")
-    assert {e["seq"] for e in device_db(page)["sent"]} == {1, 2}  # the seq counter survived too
+    clerk.open_bin(code)
+    clerk.save_count(78)
+    expect(clerk.save_status).to_have_attribute("data-state", "synced")
+    assert {e["seq"] for e in clerk.device_db()["sent"]} == {1, 2}  # the seq counter survived too
 
 
 def test_iphone_safari_in_a_plain_tab_is_told_to_add_the_app_to_the_home_screen(browser, server):

@@ -13,13 +13,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE, sign_in, wait_for_service_worker
+from tests.browser.phone import SYNC_MS, Phone, persistent_phone_context
 from webapp.domain.label_codes import mint
 
 pytestmark = pytest.mark.browser
 
 PUSH = "/api/v1/sync/push"
-SYNC_MS = 30_000  # how long an expect waits on a state that needs the server (a loaded 2-core machine)
 
 # Many counts at once through the page's own outbox, exactly as offline-form.js saves one:
 # saveEvent(type, v, payload) resolves once the record's transaction has committed. All are
@@ -53,98 +52,11 @@ RECORD_CONNECTION_STATES = """() => {
     .observe(el, { attributes: true, attributeFilter: ["data-state"] });
 }"""
 
-READ_DEVICE = """async () => {
-  const db = await new Promise((resolve, reject) => {
-    const open = indexedDB.open("shopfloor");
-    open.onsuccess = () => resolve(open.result);
-    open.onerror = () => reject(open.error);
-  });
-  const read = (name, how) => new Promise((resolve, reject) => {
-    const request = how(db.transaction(name).objectStore(name));
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-  const device = {
-    device_id: await read("meta", (store) => store.get("device_id")),
-    outbox: await read("outbox", (store) => store.getAll()),
-    sent: await read("sent", (store) => store.getAll()),
-  };
-  db.close();
-  return device;
-}"""
-
-
-class Office:
-    """What the server stored, seen through the office API with one sign-in per test
-    (the login form is rate-limited per user)."""
-
-    def __init__(self, server):
-        self.server = server
-        self.session = None
-
-    def events(self, device_id: str | None = None, code: str | None = None) -> list[dict]:
-        self.session = self.session or self.server.office_session()
-        params = {"limit": 1000} if code is None else {"bin_code": code, "limit": 1000}
-        reply = self.session.get(self.server.url + "/api/v1/events", params=params)
-        reply.raise_for_status()
-        events = reply.json()["events"]
-        return [e for e in events if device_id is None or e["device_id"] == device_id]
-
 
 @pytest.fixture
 def server(fault_server):
     """Every test here runs the real app behind the fault switch (transparent until a fault is set)."""
     return fault_server
-
-
-@pytest.fixture
-def office(server):
-    return Office(server)
-
-
-def unsynced(page):
-    return page.locator(".topbar [data-unsynced-count]")
-
-
-def connection(page):
-    return page.locator(".topbar [data-connection-state]")
-
-
-def save_status(page):
-    return page.locator("#count-form [data-save-status]")
-
-
-def sync_now(page):
-    return page.locator(".topbar [data-sync-now]")
-
-
-def bin_page_ready_offline(page, code: str) -> None:
-    """Sign in as the clerk and open a bin page the service worker can serve without the server."""
-    sign_in(page, "clerk")
-    page.goto(f"/b/{code}")
-    wait_for_service_worker(page)
-    page.reload()  # now the worker has seen (and cached) this page
-    expect(connection(page)).to_have_attribute("data-state", "online", timeout=SYNC_MS)
-
-
-def save_count(page, quantity: int) -> None:
-    page.fill("#count-form input[name=quantity]", str(quantity))
-    page.click("#count-form button[type=submit]")
-
-
-def tap_sync_until_synced(page, taps: int = 8) -> int:
-    """Tap "Sync now" until nothing is left to sync and the last sync worked, as a person
-    on a bad network does; return the taps it took. Each tap waits for its run to end."""
-    for tap in range(1, taps + 1):
-        sync_now(page).click()  # the button is aria-busy from the click until its run ends
-        expect(sync_now(page)).not_to_have_attribute("aria-busy", "true", timeout=60_000)
-        if unsynced(page).inner_text() == "0" and connection(page).get_attribute("data-state") == "online":
-            return tap
-    raise AssertionError(f"still not synced after {taps} taps: {unsynced(page).inner_text()} unsynced")
-
-
-def device(page) -> dict:
-    return page.evaluate(READ_DEVICE)
 
 
 def assert_stored_once(events: list[dict], ids: list[str]) -> None:
@@ -156,80 +68,82 @@ def assert_stored_once(events: list[dict], ids: list[str]) -> None:
 
 
 def test_a_push_committed_but_never_answered_is_stored_once(phone, server, faults, office):
-    page = phone.new_page()
+    clerk = Phone(phone.new_page())
     code = mint(21)
-    bin_page_ready_offline(page, code)
+    clerk.ready_offline(code)
 
     faults.set("drop_after_commit")
-    save_count(page, 21)
-    expect(save_status(page)).to_have_attribute("data-state", "saved")
-    expect(connection(page)).to_have_attribute("data-state", "offline")  # no answer came back
-    expect(unsynced(page)).to_have_text("1")
-    [event] = device(page)["outbox"]
+    clerk.save_count(21)
+    expect(clerk.save_status).to_have_attribute("data-state", "saved")
+    expect(clerk.connection).to_have_attribute("data-state", "offline")  # no answer came back
+    expect(clerk.unsynced).to_have_text("1")
+    [event] = clerk.device_db()["outbox"]
     # The server committed it: only the answer was lost. The device cannot know, so it keeps it.
-    assert [e["id"] for e in office.events(code=code) if e["payload"]["quantity"] == 21] == [event["id"]]
+    assert [e["id"] for e in office.events(code=code, quantity=21)] == [event["id"]]
     assert faults.hits("drop_after_commit")
 
     faults.clear()
-    tap_sync_until_synced(page)
-    expect(save_status(page)).to_have_attribute("data-state", "synced", timeout=SYNC_MS)
-    expect(page.locator(f"[data-pending-for-bin='{code}'] li")).to_have_count(0)
+    clerk.tap_sync_until_synced()
+    expect(clerk.save_status).to_have_attribute("data-state", "synced", timeout=SYNC_MS)
+    expect(clerk.pending(code)).to_have_count(0)
     mine = office.events(device_id=event["device_id"])
     assert [(e["id"], e["payload"]["quantity"]) for e in mine] == [(event["id"], 21)]
-    [sent] = device(page)["sent"]
+    [sent] = clerk.device_db()["sent"]
     assert sent["result"]["status"] == "duplicate"  # sent again, recognised, not stored again
 
 
 def test_a_503_with_retry_after_is_waited_out_then_the_count_syncs_by_itself(phone, server, faults, office):
-    page = phone.new_page()
+    clerk = Phone(phone.new_page())
+    page = clerk.page
     code = mint(22)
-    bin_page_ready_offline(page, code)
+    clerk.ready_offline(code)
 
     faults.set("503", retry_after=2)
     page.evaluate(RECORD_CONNECTION_STATES)
     with page.expect_response(lambda r: r.url.endswith(PUSH) and r.status == 503):
-        save_count(page, 22)
+        clerk.save_count(22)
     faults.clear()
-    expect(save_status(page)).to_have_attribute("data-state", "saved")
+    expect(clerk.save_status).to_have_attribute("data-state", "saved")
     # Nobody taps anything: the device retries on its own once Retry-After has passed.
-    expect(save_status(page)).to_have_attribute("data-state", "synced", timeout=SYNC_MS)
-    expect(unsynced(page)).to_have_text("0", timeout=SYNC_MS)
-    expect(connection(page)).to_have_attribute("data-state", "online", timeout=SYNC_MS)
+    expect(clerk.save_status).to_have_attribute("data-state", "synced", timeout=SYNC_MS)
+    expect(clerk.unsynced).to_have_text("0", timeout=SYNC_MS)
+    expect(clerk.connection).to_have_attribute("data-state", "online", timeout=SYNC_MS)
     states = page.evaluate("window.__states")
     assert "offline" in states and states.index("offline") < len(states) - 1, states  # shown while waiting
 
     [refused] = faults.hits("503")  # one refusal: nothing hammered the server meanwhile
-    [stored] = office.events(device_id=device(page)["device_id"])
+    [stored] = office.events(device_id=clerk.device_db()["device_id"])
     assert stored["payload"]["quantity"] == 22
     assert stored["received_at"] - refused["t"] >= 1_900, "the device came back before Retry-After"
 
 
 def test_a_slow_push_does_not_hold_up_saving_and_a_tap_meanwhile_sends_nothing_twice(phone, server, faults, office):
-    page = phone.new_page()
+    clerk = Phone(phone.new_page())
     code = mint(23)
-    bin_page_ready_offline(page, code)
+    clerk.ready_offline(code)
 
     faults.set("delay", ms=3000)
-    save_count(page, 23)
+    clerk.save_count(23)
     # "Saved on this device" while the push is still on its way: saving never waits for the network.
-    page.wait_for_function("""() =>
+    clerk.page.wait_for_function("""() =>
         document.querySelector("#count-form [data-save-status]").dataset.state === "saved"
         && document.querySelector(".topbar [data-connection-state]").dataset.state === "syncing" """)
-    tap_sync_until_synced(page)  # joins the push under way
-    expect(save_status(page)).to_have_attribute("data-state", "synced", timeout=SYNC_MS)
+    clerk.tap_sync_until_synced()  # joins the push under way
+    expect(clerk.save_status).to_have_attribute("data-state", "synced", timeout=SYNC_MS)
     assert len(faults.hits("delay")) == 1, "the tap sent the push again"
-    [stored] = office.events(device_id=device(page)["device_id"])
+    [stored] = office.events(device_id=clerk.device_db()["device_id"])
     assert stored["payload"]["quantity"] == 23
 
 
 def test_a_hundred_counts_drain_exactly_once_over_a_flapping_network(phone, server, faults, office):
-    page = phone.new_page()
+    clerk = Phone(phone.new_page())
+    page = clerk.page
     code = mint(24)
-    bin_page_ready_offline(page, code)
+    clerk.ready_offline(code)
 
     server.stop()
     ids = page.evaluate(SAVE_COUNTS, [code, list(range(1, 101))])
-    expect(unsynced(page)).to_have_text("100")
+    expect(clerk.unsynced).to_have_text("100")
     # Every other API call (push, pull) loses its connection before the server sees it. Each on
     # a new connection: Chromium quietly re-sends a request whose kept-alive connection closed
     # without an answer, which would hide most of the flapping from the page.
@@ -238,13 +152,13 @@ def test_a_hundred_counts_drain_exactly_once_over_a_flapping_network(phone, serv
     cut = []  # the requests the page saw fail other than with a refused connection (the server was down)
     page.on("requestfailed", lambda r: cut.append(r.url) if "CONNECTION_REFUSED" not in (r.failure or "") else None)
     server.start()
-    tap_sync_until_synced(page)
-    expect(unsynced(page)).to_have_text("0", timeout=SYNC_MS)
+    clerk.tap_sync_until_synced()
+    expect(clerk.unsynced).to_have_text("0", timeout=SYNC_MS)
     assert any(hit["path"] == PUSH for hit in faults.hits("flap")), "no push was cut off"
     assert len(cut) == len(faults.hits("flap")), f"the page did not see every cut: {cut}"
 
     faults.clear()  # the office's API calls go through the same switch
-    kept = device(page)
+    kept = clerk.device_db()
     assert kept["outbox"] == [] and len(kept["sent"]) == 100
     mine = office.events(device_id=kept["device_id"])
     assert_stored_once(mine, ids)
@@ -253,52 +167,53 @@ def test_a_hundred_counts_drain_exactly_once_over_a_flapping_network(phone, serv
 
 def test_a_401_mid_drain_asks_to_sign_in_again_keeps_the_rest_and_syncs_it_once_after(
         phone, server, faults, office):
-    page = phone.new_page()
+    clerk = Phone(phone.new_page())
+    page = clerk.page
     code = mint(25)
-    bin_page_ready_offline(page, code)
+    clerk.ready_offline(code)
 
     server.stop()
     ids = page.evaluate(SAVE_COUNTS, [code, list(range(1, 251))])
-    expect(unsynced(page)).to_have_text("250")
+    expect(clerk.unsynced).to_have_text("250")
     faults.set("401", after=1)  # the first batch (200) goes through, then the token is refused
     server.start()
-    sync_now(page).click()
-    toast = page.locator("[data-toast]")
+    clerk.sync_now()
+    toast = clerk.toast
     expect(toast).to_have_attribute("data-toast-key", "sign_in_again", timeout=SYNC_MS)
     expect(toast).to_be_visible()
     expect(toast).to_contain_text("Sign in again")
-    expect(sync_now(page)).not_to_have_attribute("aria-busy", "true")
-    expect(unsynced(page)).to_have_text("50", timeout=SYNC_MS)
-    kept = device(page)
+    expect(clerk.sync_button).not_to_have_attribute("aria-busy", "true")
+    expect(clerk.unsynced).to_have_text("50", timeout=SYNC_MS)
+    kept = clerk.device_db()
     assert sorted(e["seq"] for e in kept["outbox"]) == list(range(201, 251))  # nothing lost
     assert len(faults.hits("401")) >= 1
 
     faults.clear()
     phone.clear_cookies()  # the shift's session has ended too: sign in through the form
-    sign_in(page, "clerk")
-    expect(unsynced(page)).to_have_text("0", timeout=SYNC_MS)
+    clerk.sign_in("clerk")
+    expect(clerk.unsynced).to_have_text("0", timeout=SYNC_MS)
     expect(toast).not_to_have_attribute("data-toast-key", "sign_in_again")
-    assert len(device(page)["sent"]) == 250
+    assert len(clerk.device_db()["sent"]) == 250
     assert_stored_once(office.events(device_id=kept["device_id"]), ids)
 
 
 def test_two_tabs_saving_and_syncing_at_once_make_gapless_seqs_and_store_each_count_once(phone, server, office):
-    first, second = phone.new_page(), phone.new_page()
+    first, second = Phone(phone.new_page()), Phone(phone.new_page())
     codes = [mint(26), mint(27)]
-    bin_page_ready_offline(first, codes[0])
-    second.goto(f"/b/{codes[1]}")
-    expect(connection(second)).to_have_attribute("data-state", "online", timeout=SYNC_MS)
+    first.ready_offline(codes[0])
+    second.open_bin(codes[1])
+    expect(second.connection).to_have_attribute("data-state", "online", timeout=SYNC_MS)
 
-    first.evaluate(START_SAVING_COUNTS, [codes[0], list(range(1, 31))])
-    second.evaluate(START_SAVING_COUNTS, [codes[1], list(range(101, 131))])
-    ids = [*first.wait_for_function("() => window.__saved").json_value(),
-           *second.wait_for_function("() => window.__saved").json_value()]
+    first.page.evaluate(START_SAVING_COUNTS, [codes[0], list(range(1, 31))])
+    second.page.evaluate(START_SAVING_COUNTS, [codes[1], list(range(101, 131))])
+    ids = [*first.page.wait_for_function("() => window.__saved").json_value(),
+           *second.page.wait_for_function("() => window.__saved").json_value()]
     # Both tabs' loops sync by themselves; a tab seeing "busy" waits for the other's lock.
-    for page in (first, second):
-        expect(unsynced(page)).to_have_text("0", timeout=45_000)
-    expect(connection(first)).to_have_attribute("data-state", "online", timeout=SYNC_MS)
+    for tab in (first, second):
+        expect(tab.unsynced).to_have_text("0", timeout=45_000)
+    expect(first.connection).to_have_attribute("data-state", "online", timeout=SYNC_MS)
 
-    kept = device(first)
+    kept = first.device_db()
     assert kept["outbox"] == [] and len(kept["sent"]) == 60
     mine = office.events(device_id=kept["device_id"])
     assert_stored_once(mine, ids)
@@ -322,43 +237,35 @@ def browser_pid(profile) -> int:
     return pid
 
 
-def launch_phone(playwright, profile, server):
-    context = playwright.chromium.launch_persistent_context(
-        str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
-        viewport=PHONE, has_touch=True, is_mobile=True, locale="en-GB", base_url=server.url)
-    context.set_default_timeout(15_000)
-    return context
-
-
 def test_a_count_saved_just_before_the_browser_is_killed_syncs_once_after_relaunch(
         playwright, server, office, tmp_path):
     profile = tmp_path / "profile"
     code = mint(28)
-    context = launch_phone(playwright, profile, server)
+    context = persistent_phone_context(playwright, profile, server.url)
     try:
-        page = context.pages[0] if context.pages else context.new_page()
-        bin_page_ready_offline(page, code)
+        clerk = Phone(context.pages[0] if context.pages else context.new_page())
+        clerk.ready_offline(code)
         server.stop()  # it cannot sync before it dies
-        save_count(page, 28)
-        expect(save_status(page)).to_have_attribute("data-state", "saved")
+        clerk.save_count(28)
+        expect(clerk.save_status).to_have_attribute("data-state", "saved")
         pid = browser_pid(profile)
         with context.expect_event("close"):
             os.kill(pid, signal.SIGKILL)  # no shutdown, no flush: the phone's battery died
     finally:
         context.close()
 
-    context = launch_phone(playwright, profile, server)
+    context = persistent_phone_context(playwright, profile, server.url)
     try:
-        page = context.pages[0] if context.pages else context.new_page()
-        page.goto(f"/b/{code}")  # still offline: the worker serves the page, the record is there
-        expect(page.locator(f"[data-pending-for-bin='{code}'] li")).to_have_count(1)
-        expect(unsynced(page)).to_have_text("1")
-        [event] = device(page)["outbox"]
+        clerk = Phone(context.pages[0] if context.pages else context.new_page())
+        clerk.open_bin(code)  # still offline: the worker serves the page, the record is there
+        expect(clerk.pending(code)).to_have_count(1)
+        expect(clerk.unsynced).to_have_text("1")
+        [event] = clerk.device_db()["outbox"]
         assert event["payload"]["quantity"] == 28
 
         server.start()
-        tap_sync_until_synced(page)
-        expect(page.locator(f"[data-pending-for-bin='{code}'] li")).to_have_count(0)
+        clerk.tap_sync_until_synced()
+        expect(clerk.pending(code)).to_have_count(0)
         mine = office.events(device_id=event["device_id"])
         assert [(e["id"], e["payload"]["quantity"]) for e in mine] == [(event["id"], 28)]
     finally:
@@ -368,18 +275,18 @@ def test_a_count_saved_just_before_the_browser_is_killed_syncs_once_after_relaun
 def test_a_clock_three_days_ahead_is_warned_about_and_corrected_on_the_server(phone, server, office):
     ahead = timedelta(days=3)
     phone.clock.install(time=datetime.now() + ahead)
-    page = phone.new_page()
+    clerk = Phone(phone.new_page())
     code = mint(29)
-    sign_in(page, "clerk")
-    page.goto(f"/b/{code}")
-    toast = page.locator("[data-toast]")
+    clerk.sign_in("clerk")
+    clerk.open_bin(code)
+    toast = clerk.toast
     expect(toast).to_have_attribute("data-toast-key", "clock_off", timeout=SYNC_MS)
     expect(toast).to_be_visible()
     expect(toast).to_contain_text("clock")
 
-    save_count(page, 29)
-    expect(save_status(page)).to_have_attribute("data-state", "synced", timeout=SYNC_MS)
-    [stored] = office.events(device_id=device(page)["device_id"])
+    clerk.save_count(29)
+    expect(clerk.save_status).to_have_attribute("data-state", "synced", timeout=SYNC_MS)
+    [stored] = office.events(device_id=clerk.device_db()["device_id"])
     off = stored["occurred_at"] - stored["received_at"]
     assert abs(off - ahead.total_seconds() * 1000) < 5 * 60_000, "the device clock was not ahead"
     # The server corrects the device time by the offset it measured from the push's sent_at.
@@ -389,56 +296,56 @@ def test_a_clock_three_days_ahead_is_warned_about_and_corrected_on_the_server(ph
 
 
 def test_an_offline_cold_start_opens_bin_pages_and_saves_counts(phone, server, office):
-    page = phone.new_page()
+    clerk = Phone(phone.new_page())
     visited, never_visited = mint(30), mint(31)
-    sign_in(page, "clerk")
-    wait_for_service_worker(page)
-    page.reload()  # the scan page, cached by the worker
-    page.goto(f"/b/{visited}")
-    expect(connection(page)).to_have_attribute("data-state", "online", timeout=SYNC_MS)
-    page.close()
+    clerk.ready_offline()  # the scan page, cached by the worker
+    clerk.open_bin(visited)
+    expect(clerk.connection).to_have_attribute("data-state", "online", timeout=SYNC_MS)
+    clerk.page.close()
 
     server.stop()
-    page = phone.new_page()  # a cold start: a new page, no server
-    page.goto(f"/b/{visited}")
+    clerk = Phone(phone.new_page())  # a cold start: a new page, no server
+    page = clerk.page
+    clerk.open_bin(visited)
     expect(page.locator("h1")).to_contain_text(visited)
-    save_count(page, 30)
-    expect(save_status(page)).to_have_attribute("data-state", "saved")
-    expect(unsynced(page)).to_have_text("1")
-    expect(connection(page)).to_have_attribute("data-state", "offline")
+    clerk.save_count(30)
+    expect(clerk.save_status).to_have_attribute("data-state", "saved")
+    expect(clerk.unsynced).to_have_text("1")
+    expect(clerk.connection).to_have_attribute("data-state", "offline")
 
-    page.goto(f"/b/{never_visited}")  # never opened online: the offline bin shell
+    clerk.open_bin(never_visited)  # never opened online: the offline bin shell
     expect(page.locator("main[data-offline-bin] [data-bin-field=code]")).to_have_text(never_visited)
-    save_count(page, 31)
-    expect(save_status(page)).to_have_attribute("data-state", "saved")
-    expect(page.locator(f"[data-pending-for-bin='{never_visited}'] li")).to_have_count(1)
-    expect(unsynced(page)).to_have_text("2")
+    clerk.save_count(31)
+    expect(clerk.save_status).to_have_attribute("data-state", "saved")
+    expect(clerk.pending(never_visited)).to_have_count(1)
+    expect(clerk.unsynced).to_have_text("2")
 
     server.start()
-    tap_sync_until_synced(page)
-    mine = office.events(device_id=device(page)["device_id"])
+    clerk.tap_sync_until_synced()
+    mine = office.events(device_id=clerk.device_db()["device_id"])
     assert sorted((e["payload"]["bin_code"], e["payload"]["quantity"], e["actor"]) for e in mine) == [
         (visited, 30, "clerk"), (never_visited, 31, "clerk")]
 
 
 def test_wiped_site_data_makes_a_new_device_whose_counts_still_store(phone, server, office):
-    page = phone.new_page()
+    clerk = Phone(phone.new_page())
+    page = clerk.page
     code = mint(32)
-    bin_page_ready_offline(page, code)
+    clerk.ready_offline(code)
     for quantity in (1, 2):
-        save_count(page, quantity)
-        expect(save_status(page)).to_have_attribute("data-state", "synced", timeout=SYNC_MS)
-    old = device(page)["device_id"]
+        clerk.save_count(quantity)
+        expect(clerk.save_status).to_have_attribute("data-state", "synced", timeout=SYNC_MS)
+    old = clerk.device_db()["device_id"]
 
     cdp = phone.new_cdp_session(page)
     page.goto("about:blank")  # as a person does: the browser's settings, then the app again
     cdp.send("Storage.clearDataForOrigin", {"origin": server.url, "storageTypes": "all"})
     assert phone.cookies(server.url) == []
-    sign_in(page, "clerk")  # the cookies went too
-    page.goto(f"/b/{code}")
-    save_count(page, 3)
-    expect(save_status(page)).to_have_attribute("data-state", "synced", timeout=SYNC_MS)
-    new = device(page)["device_id"]
+    clerk.sign_in("clerk")  # the cookies went too
+    clerk.open_bin(code)
+    clerk.save_count(3)
+    expect(clerk.save_status).to_have_attribute("data-state", "synced", timeout=SYNC_MS)
+    new = clerk.device_db()["device_id"]
     assert new != old
 
     assert [(e["seq"], e["payload"]["quantity"]) for e in office.events(device_id=old)] == [(2, 2), (1, 1)]

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser import fake_camera
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE, wait_for_service_worker
+from tests.browser.phone import DECODE_MS, PHONE, TABLET, Office, Phone, launch_with_camera, phone_context
 from tests.live_server import LiveServer, free_port
 from tests.unit.test_scanning import OWN, SCANS
 from webapp.domain import scanning
@@ -24,9 +24,6 @@ from webapp.domain.label_codes import is_valid, mint
 pytestmark = pytest.mark.browser
 
 PUBLIC_URL = "https://shopfloor.plant.example"
-FAKE_CAMERA = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
-TABLET = {"width": 1280, "height": 800}
-DECODE_MS = 30_000  # camera start, wasm compile and decoding on a shared 2-core machine
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +48,7 @@ def camera_browser(playwright, tmp_path_factory):
     def launch(name: str, frames):
         if name not in launched:
             video = fake_camera.write_y4m(folder / f"{name}.y4m", frames() if callable(frames) else frames)
-            launched[name] = playwright.chromium.launch(
-                executable_path=CHROMIUM, headless=True,
-                args=[*CHROMIUM_ARGS, *FAKE_CAMERA, f"--use-file-for-fake-video-capture={video}"])
+            launched[name] = launch_with_camera(playwright, video)
         return launched[name]
 
     yield launch
@@ -61,18 +56,17 @@ def camera_browser(playwright, tmp_path_factory):
         browser.close()
 
 
-class Phone:
-    """A phone-sized context on a browser, recording every host it sends a request to."""
+class Handset:
+    """A phone-sized (or `viewport`-sized) context on a browser, recording every host it sends a request to."""
 
     def __init__(self, browser, server, viewport=PHONE):
-        self.context = browser.new_context(viewport=viewport, has_touch=True, is_mobile=viewport is PHONE,
-                                           locale="en-GB", base_url=server.url)
-        self.context.set_default_timeout(15_000)
+        self.context = phone_context(browser, server.url, viewport)
         self.hosts: set[str] = set()
         self.context.on("request", lambda request: self.hosts.add(urlsplit(request.url).hostname or request.url))
 
-    def page(self):
-        return self.context.new_page()
+    def open(self) -> Phone:
+        """The app in a new page of this handset."""
+        return Phone(self.context.new_page())
 
     def close(self):
         self.context.close()
@@ -83,25 +77,16 @@ class Phone:
 
 @pytest.fixture
 def phones():
-    """phones(browser, server[, viewport]) → a Phone, closed after the test."""
+    """phones(browser, server[, viewport]) → a Handset, closed after the test."""
     made = []
 
     def make(browser, server, viewport=PHONE):
-        made.append(Phone(browser, server, viewport))
+        made.append(Handset(browser, server, viewport))
         return made[-1]
 
     yield make
     for phone in made:
         phone.close()
-
-
-def sign_in(page, username: str, next_path: str = "") -> None:
-    """Sign in through the form; `next_path` lands elsewhere than the scan screen (which would scan at once)."""
-    page.goto("/login" + (f"?next={next_path}" if next_path else ""))
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "demo")
-    page.click("button.primary")
-    page.wait_for_url(lambda url: "/login" not in url)
 
 
 def label_video(server, number: int, **look):
@@ -113,8 +98,9 @@ def label_video(server, number: int, **look):
 def scan_and_expect_bin(camera_browser, phones, server, name: str, number: int, **look):
     code = mint(number)
     phone = phones(camera_browser(name, label_video(server, number, **look)), server)
-    page = phone.page()
-    sign_in(page, "clerk")  # lands on the scan screen, which starts the camera
+    clerk = phone.open()
+    page = clerk.page
+    clerk.sign_in("clerk")  # lands on the scan screen, which starts the camera
     expect(page).to_have_url(f"{server.url}/b/{code}", timeout=DECODE_MS)
     expect(page.locator("h1")).to_contain_text(code)
     phone.assert_stayed_home()
@@ -122,7 +108,7 @@ def scan_and_expect_bin(camera_browser, phones, server, name: str, number: int, 
 
 
 def test_the_device_check_character_agrees_with_python(browser, scan_server, phones):
-    page = phones(browser, scan_server).page()
+    page = phones(browser, scan_server).open().page
     page.goto("/login")
     codes = [mint(n) for n in range(1, 1200)]
     # Every single-character change and every swap of neighbours of a few codes: the check must catch them all.
@@ -183,8 +169,9 @@ def test_a_label_of_another_server_is_refused_and_not_opened(camera_browser, pho
     foreign = f"https://other-plant.example:8443/b/{mint(25)}"
     video = lambda: [fake_camera.frame(fake_camera.label_image(foreign, mint(25)))] * 6  # noqa: E731
     phone = phones(camera_browser("foreign", video), scan_server)
-    page = phone.page()
-    sign_in(page, "clerk")
+    clerk = phone.open()
+    page = clerk.page
+    clerk.sign_in("clerk")
     message = page.locator("[data-scan-message]")
     expect(message).to_be_visible(timeout=DECODE_MS)
     expect(message).to_have_attribute("data-kind", "foreign")
@@ -199,21 +186,18 @@ def test_the_scan_screen_fits_a_phone_and_a_tablet_and_hides_a_missing_torch(cam
     browser = camera_browser("blank", blank)
     for viewport in (PHONE, TABLET):
         phone = phones(browser, scan_server, viewport)
-        page = phone.page()
-        sign_in(page, "clerk")
+        clerk = phone.open()
+        page = clerk.page
+        clerk.sign_in("clerk")
         screen = page.locator("[data-scan-screen]")
         expect(screen).to_have_attribute("data-camera-state", "scanning", timeout=DECODE_MS)
         assert screen.get_attribute("data-decoder") in {"zxing", "native"}
         expect(page.locator("[data-camera-video]")).to_be_visible()
         expect(page.locator("[data-continuous]")).to_be_visible()
         expect(page.locator("[data-torch]")).to_be_hidden()  # the fake camera has no torch
-        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
-        small = page.evaluate("""() => [...document.querySelectorAll(
-                '[data-scan-screen] button, [data-scan-screen] input:not([type=checkbox]), [data-scan-screen] label')]
-            .filter((e) => e.offsetParent !== null)
-            .map((e) => e.getBoundingClientRect())
-            .filter((r) => r.height < 48).length""")
-        assert small == 0
+        assert clerk.scroll_width() <= viewport["width"]
+        assert clerk.small_targets("[data-scan-screen] button, [data-scan-screen] input:not([type=checkbox]), "
+                                   "[data-scan-screen] label", widths=False) == 0
         video = page.locator("[data-camera]").bounding_box()
         form = page.locator("form[data-code-entry]").bounding_box()
         assert video["width"] >= viewport["width"] * 0.4 and video["height"] <= viewport["height"] * 0.75
@@ -225,8 +209,9 @@ def test_the_scan_screen_fits_a_phone_and_a_tablet_and_hides_a_missing_torch(cam
 
 
 def test_typed_codes_are_checked_as_they_are_typed(browser, phones, scan_server):
-    page = phones(browser, scan_server).page()  # no camera in this Chromium: typing is the way in
-    sign_in(page, "clerk")
+    clerk = phones(browser, scan_server).open()  # no camera in this Chromium: typing is the way in
+    page = clerk.page
+    clerk.sign_in("clerk")
     expect(page.locator("[data-scan-screen]")).to_have_attribute("data-camera-state", "problem")
     expect(page.locator("[data-camera-problem=missing]")).to_be_visible()
     field = page.locator("input[name=code]")
@@ -251,8 +236,9 @@ def test_typed_codes_are_checked_as_they_are_typed(browser, phones, scan_server)
 
 
 def test_a_keyboard_wedge_burst_opens_a_bin_from_any_floor_page(browser, phones, scan_server):
-    page = phones(browser, scan_server).page()
-    sign_in(page, "clerk", next_path=f"/b/{mint(26)}")
+    clerk = phones(browser, scan_server).open()
+    page = clerk.page
+    clerk.sign_in("clerk", next_path=f"/b/{mint(26)}")
     expect(page.locator("h1")).to_contain_text(mint(26))
     page.locator("h1").click()  # focus on the page, not in a text field
     page.keyboard.type(f"{scan_server.url}/b/{mint(27)}")
@@ -280,12 +266,10 @@ def test_a_keyboard_wedge_burst_opens_a_bin_from_any_floor_page(browser, phones,
 def test_offline_a_scan_of_an_unknown_bin_opens_the_offline_bin_shell(camera_browser, phones, scan_server):
     code = mint(950)  # a label no bin on the server carries yet (the demo plant has 40)
     phone = phones(camera_browser("offline", label_video(scan_server, 950)), scan_server)
-    page = phone.page()
-    sign_in(page, "clerk", next_path="/sync")  # not the scan screen yet: it would open the bin online
-    page.evaluate("navigator.serviceWorker.ready.then(() => true)")  # installed: the shell is on the device
-    page.reload()
-    wait_for_service_worker(page)
-    expect(page.locator("[data-connection-state]")).to_have_attribute("data-state", "online")
+    clerk = phone.open()
+    page = clerk.page
+    # Not on the scan screen yet (it would open the bin online): the shell is on the device, the worker in charge.
+    clerk.ready_offline(next_path="/sync")
     scan_server.stop()
     try:
         page.goto("/scan")  # a cold start: no copy of /scan on this device, the precached scan shell
@@ -294,14 +278,13 @@ def test_offline_a_scan_of_an_unknown_bin_opens_the_offline_bin_shell(camera_bro
         expect(page.locator("main[data-offline-bin] [data-bin-field=code]")).to_have_text(code)
         # Unknown to this device too: it says so, and the count can still be made (the server flags it).
         expect(page.locator("main[data-offline-bin] [data-bin-unknown]")).to_be_visible()
-        page.fill("#count-form input[name=quantity]", "12")
-        page.click("#count-form button[type=submit]")
-        expect(page.locator("#count-form [data-save-status]")).to_have_attribute("data-state", "saved")
+        clerk.save_count(12)
+        expect(clerk.save_status).to_have_attribute("data-state", "saved")
     finally:
         scan_server.start()
-    page.click("[data-sync-now]")
-    expect(page.locator("[data-unsynced-count]")).to_have_text("0", timeout=DECODE_MS)
-    stored = scan_server.events_for(code)
+    clerk.sync_now()
+    expect(clerk.unsynced).to_have_text("0", timeout=DECODE_MS)
+    stored = Office(scan_server.url).events(code=code)
     assert [e["payload"]["quantity"] for e in stored] == [12]
     assert "unknown_bin" in json.dumps(stored[0]["exceptions"])  # stored, and flagged for the office
     phone.assert_stayed_home()
@@ -313,8 +296,9 @@ def test_continuous_mode_lists_bin_after_bin_without_leaving_the_camera(camera_b
               for code in (first, second)]
     # Five frames of one label, five of the other; the fake camera loops, so each shows again and again.
     phone = phones(camera_browser("two-bins", [labels[0]] * 5 + [labels[1]] * 5), scan_server)
-    page = phone.page()
-    sign_in(page, "clerk", next_path="/sync")
+    clerk = phone.open()
+    page = clerk.page
+    clerk.sign_in("clerk", next_path="/sync")
     page.evaluate("sessionStorage.setItem('shopfloor-scan-continuous', '1')")  # as left by the last stocktake
     page.goto("/scan")
     expect(page.locator("[data-continuous]")).to_be_checked()
@@ -336,8 +320,9 @@ def test_continuous_mode_lists_bin_after_bin_without_leaving_the_camera(camera_b
 
 
 def test_without_a_secure_context_the_screen_says_how_to_get_one(browser, phones, scan_server):
-    page = phones(browser, scan_server).page()
-    sign_in(page, "clerk", next_path="/sync")
+    clerk = phones(browser, scan_server).open()
+    page = clerk.page
+    clerk.sign_in("clerk", next_path="/sync")
     # What a phone on http://<lan-ip>:8000 sees: no secure context, so no camera.
     page.add_init_script("Object.defineProperty(window, 'isSecureContext', { get: () => false })")
     page.goto("/scan")

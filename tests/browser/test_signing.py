@@ -20,65 +20,13 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser import fake_camera
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE, sign_in, wait_for_service_worker
+from tests.browser.phone import DECODE_MS, PHONE, SYNC_MS, TABLET, Phone, launch_with_camera, phone_context
 from webapp.domain.label_codes import mint
 
 pytestmark = pytest.mark.browser
 
-TABLET = {"width": 1280, "height": 800}
-FAKE_CAMERA = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 PIN = "73950261"
 WRONG_PIN = "73950262"
-DECODE_MS = 30_000  # camera start, wasm compile and decoding on a shared 2-core machine
-SYNC_MS = 30_000
-
-# The device database, every store, as plain JSON (ArrayBuffers as base64), read beside the app.
-DUMP_DEVICE_DB = """async () => {
-  const db = await new Promise((resolve, reject) => {
-    const open = indexedDB.open("shopfloor");
-    open.onsuccess = () => resolve(open.result);
-    open.onerror = () => reject(open.error);
-  });
-  const plain = (value) => {
-    if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) {
-      const bytes = new Uint8Array(value instanceof ArrayBuffer ? value : value.buffer);
-      let text = "";
-      for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-      return {base64: btoa(text)};
-    }
-    if (Array.isArray(value)) return value.map(plain);
-    if (value && typeof value === "object") {
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
-    }
-    return value;
-  };
-  const dump = {};
-  for (const name of db.objectStoreNames) {
-    dump[name] = await new Promise((resolve, reject) => {
-      const store = db.transaction(name).objectStore(name);
-      const keys = store.getAllKeys();
-      const values = store.getAll();
-      values.onsuccess = () => resolve(keys.result.map((key, i) => [key, plain(values.result[i])]));
-      values.onerror = () => reject(values.error);
-    });
-  }
-  db.close();
-  return dump;
-}"""
-
-# The people pulled onto the device.
-PULLED_PEOPLE = """async () => {
-  const db = await new Promise((ok) => {
-    const open = indexedDB.open("shopfloor");
-    open.onsuccess = () => ok(open.result);
-  });
-  const people = await new Promise((ok) => {
-    const all = db.transaction("users").objectStore("users").getAll();
-    all.onsuccess = () => ok(all.result);
-  });
-  db.close();
-  return people;
-}"""
 
 # Import one of the app's modules by its path under static/js (the page's build prefix).
 IMPORT = """async ([path, call, args]) => {
@@ -213,9 +161,7 @@ def camera_showing(playwright, tmp_path):
         qr.make(fit=True)
         card = qr.make_image(fill_color="black", back_color="white").get_image().convert("L")
         video = fake_camera.still(tmp_path / f"badge-{len(launched)}.y4m", fake_camera.frame(card))
-        launched.append(playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=[*CHROMIUM_ARGS, *FAKE_CAMERA, f"--use-file-for-fake-video-capture={video}"]))
+        launched.append(launch_with_camera(playwright, video))
         return launched[-1]
 
     yield launch
@@ -223,38 +169,21 @@ def camera_showing(playwright, tmp_path):
         browser.close()
 
 
-def device_context(browser, server, viewport):
-    context = browser.new_context(viewport=viewport, has_touch=True, is_mobile=viewport is PHONE,
-                                  locale="en-GB", base_url=server.url)
-    context.set_default_timeout(15_000)
-    return context
-
-
-def people_pulled(page, username: str) -> dict:
-    """Wait until the device holds `username` with what it needs to ask their PIN; return that row."""
-    page.wait_for_function(
-        f"async (username) => (await ({PULLED_PEOPLE})()).some((p) => p.username === username && p.pin_salt)",
-        arg=username, timeout=SYNC_MS)
-    return next(p for p in page.evaluate(PULLED_PEOPLE) if p["username"] == username)
-
-
-def count_page_ready(page, code: str, signer: str = "receiver") -> dict:
-    """The clerk opens a bin page that works offline, with the people pulled onto the device."""
-    sign_in(page, "clerk")
-    page.goto(f"/b/{code}")
-    wait_for_service_worker(page)
-    page.reload()  # now the worker has seen (and cached) this page
-    expect(page.locator("[data-connection-state]")).to_have_attribute("data-state", "online", timeout=SYNC_MS)
-    page.click(".topbar [data-sync-now]")
-    return people_pulled(page, signer)
-
-
-def form(page):
-    return page.locator("#count-form")
+def count_page_ready(clerk: Phone, code: str, signer: str = "receiver") -> dict:
+    """The clerk opens a bin page that works offline, with the people pulled onto the device; return
+    the device's row of `signer`, once it holds what it needs to ask their PIN."""
+    clerk.ready_offline(code)
+    clerk.sync_now()
+    return clerk.wait_for_row("users", "(person, username) => person.username === username && person.pin_salt",
+                              signer)
 
 
 def signer_panel(page):
     return page.locator("#count-form [data-signer]")
+
+
+def signature_status(page):
+    return page.locator("#count-form [data-signature-status]")
 
 
 def confirm_with_badge(page, who: str) -> None:
@@ -270,39 +199,17 @@ def type_pin_and_save(page, pin: str) -> None:
     page.click("#count-form button[type=submit]")
 
 
-def save_status(page):
-    return page.locator("#count-form [data-save-status]")
-
-
-def signature_status(page):
-    return page.locator("#count-form [data-signature-status]")
-
-
-def unsynced(page):
-    return page.locator(".topbar [data-unsynced-count]")
-
-
-def tap_sync(page) -> None:
-    button = page.locator(".topbar [data-sync-now]")
-    button.click()
-    expect(button).not_to_have_attribute("aria-busy", "true", timeout=SYNC_MS)
-
-
-def assert_no_secrets_on_the_device(page, badge_text: str, pins: list[str], salt: str) -> None:
+def assert_no_secrets_on_the_device(clerk: Phone, badge_text: str, pins: list[str], salt: str) -> None:
     """Nothing in any store of the device database holds the PIN, the badge secret or a key derived from them."""
-    dump = json.dumps(page.evaluate(DUMP_DEVICE_DB), ensure_ascii=False)
+    dump = json.dumps(clerk.dump_device_db(), ensure_ascii=False)
     secret = badge_text.rsplit(":", 1)[1]
     assert badge_text not in dump
     for pin in pins:
         for form_ in secret_forms(secret, pin, salt):
             assert form_ not in dump, "a secret (PIN, badge secret or a key derived from them) is on the device"
     # Nor in the page once the record is saved.
-    html = page.content()
+    html = clerk.page.content()
     assert secret not in html and all(pin not in html for pin in pins)
-
-
-def stored(server, code: str, quantity: int) -> list[dict]:
-    return [e for e in server.events_for(code) if e["payload"].get("quantity") == quantity]
 
 
 def assert_proof_holds(event: dict, badge_text: str, pin: str, salt: str, signer_id: int) -> None:
@@ -314,85 +221,87 @@ def assert_proof_holds(event: dict, badge_text: str, pin: str, salt: str, signer
                       "proof": proof(secret, pin, salt, event["id"], int(user_id), code, hash_hex)}
 
 
-def test_a_receiver_confirms_a_count_offline_on_the_tablet_and_the_server_verifies_it(camera_showing, server):
+def test_a_receiver_confirms_a_count_offline_on_the_tablet_and_the_server_verifies_it(camera_showing, server,
+                                                                                     office):
     receiver_id, badge_text = badge_and_pin(server)
-    context = device_context(camera_showing(badge_text), server, TABLET)
+    context = phone_context(camera_showing(badge_text), server.url, TABLET)
     try:
-        page = context.new_page()
+        clerk = Phone(context.new_page())
+        page = clerk.page
         code = mint(31)
-        receiver = count_page_ready(page, code)
+        receiver = count_page_ready(clerk, code)
         assert receiver["id"] == receiver_id and receiver["has_pin"] is True
         assert "pin_key" not in receiver
 
         server.stop()  # the handover happens where the Wi-Fi does not reach
         page.fill("#count-form input[name=quantity]", "40")
         confirm_with_badge(page, "刘洋 Liu Yang · Receiver")
-        assert_fits(page, TABLET)
+        assert_fits(clerk, TABLET)
         type_pin_and_save(page, PIN)
-        expect(save_status(page)).to_have_attribute("data-state", "saved")
+        expect(clerk.save_status).to_have_attribute("data-state", "saved")
         expect(signature_status(page)).to_have_text("Confirmed by 刘洋 Liu Yang — to be verified")
         expect(signature_status(page)).to_have_attribute("data-state", "to-verify")
-        expect(page.locator(f"[data-pending-for-bin='{code}'] li")).to_contain_text(
-            "Confirmed by 刘洋 Liu Yang — to be verified")
+        expect(clerk.pending(code)).to_contain_text("Confirmed by 刘洋 Liu Yang — to be verified")
         expect(signer_panel(page)).to_have_attribute("data-signer-state", "closed")  # ready for the next count
         assert signer_panel(page).locator("[data-signer-pin]").input_value() == ""
-        expect(unsynced(page)).to_have_text("1")
-        assert_no_secrets_on_the_device(page, badge_text, [PIN], receiver["pin_salt"])
-        outbox = page.evaluate(DUMP_DEVICE_DB)["outbox"]
+        expect(clerk.unsynced).to_have_text("1")
+        assert_no_secrets_on_the_device(clerk, badge_text, [PIN], receiver["pin_salt"])
+        outbox = clerk.dump_device_db()["outbox"]
         [(_, record)] = outbox
         assert record["signature"] == {"id": receiver_id, "name": "刘洋 Liu Yang", "state": "to-verify"}
 
         # A bin this tablet never opened: the worker's offline bin shell, its form filled from the device.
         other = mint(34)
-        page.goto(f"/b/{other}")
+        clerk.open_bin(other)
         expect(page.locator("[data-offline-bin] h1")).to_contain_text(other)
         page.fill("#count-form input[name=quantity]", "41")
         confirm_with_badge(page, "刘洋 Liu Yang · Receiver")
         type_pin_and_save(page, PIN)
         expect(signature_status(page)).to_have_text("Confirmed by 刘洋 Liu Yang — to be verified")
-        expect(unsynced(page)).to_have_text("2")
+        expect(clerk.unsynced).to_have_text("2")
 
         server.start()
-        tap_sync(page)
-        expect(unsynced(page)).to_have_text("0", timeout=SYNC_MS)
+        clerk.tap_sync()
+        expect(clerk.unsynced).to_have_text("0", timeout=SYNC_MS)
         expect(signature_status(page)).to_have_text("Confirmed by 刘洋 Liu Yang — verified", timeout=SYNC_MS)
         expect(signature_status(page)).to_have_attribute("data-state", "verified")
         for bin_code, quantity in ((code, 40), (other, 41)):
-            [event] = stored(server, bin_code, quantity)
+            [event] = office.events(code=bin_code, quantity=quantity)
             assert event["actor"] == "clerk"
             assert_proof_holds(event, badge_text, PIN, receiver["pin_salt"], receiver_id)
             assert not [x for x in event["exceptions"] or [] if x.get("code") == "signature_unverified"]
-        assert stored(server, code, 40)[0]["id"] == record["id"]
-        assert_no_secrets_on_the_device(page, badge_text, [PIN], receiver["pin_salt"])
+        assert office.events(code=code, quantity=40)[0]["id"] == record["id"]
+        assert_no_secrets_on_the_device(clerk, badge_text, [PIN], receiver["pin_salt"])
     finally:
         context.close()
 
 
-def test_a_wrong_pin_is_refused_at_once_online_and_flagged_when_typed_offline(camera_showing, server):
+def test_a_wrong_pin_is_refused_at_once_online_and_flagged_when_typed_offline(camera_showing, server, office):
     receiver_id, badge_text = badge_and_pin(server)
-    context = device_context(camera_showing(badge_text), server, PHONE)
+    context = phone_context(camera_showing(badge_text), server.url, PHONE)
     try:
-        page = context.new_page()
+        clerk = Phone(context.new_page())
+        page = clerk.page
         code = mint(32)
-        receiver = count_page_ready(page, code)
+        receiver = count_page_ready(clerk, code)
 
         # Online: the server checks the PIN at once; a wrong one saves nothing.
         page.fill("#count-form input[name=quantity]", "12")
         confirm_with_badge(page, "刘洋 Liu Yang · Receiver")
-        assert_fits(page, PHONE)
+        assert_fits(clerk, PHONE)
         type_pin_and_save(page, WRONG_PIN)
         error = signer_panel(page).locator("[data-signer-error]")
         expect(error).to_have_text("Wrong PIN. 4 tries left before the PIN locks. Nothing was saved.")
         expect(signer_panel(page).locator("[data-signer-pin]")).to_have_value("")
-        expect(save_status(page)).not_to_have_attribute("data-state", "saved")
-        dump = page.evaluate(DUMP_DEVICE_DB)
+        expect(clerk.save_status).not_to_have_attribute("data-state", "saved")
+        dump = clerk.dump_device_db()
         assert dump["outbox"] == [] and dump["sent"] == []
-        assert stored(server, code, 12) == []
+        assert office.events(code=code, quantity=12) == []
         # The right PIN: checked, saved, verified at once.
         type_pin_and_save(page, PIN)
         expect(signature_status(page)).to_have_text("Confirmed by 刘洋 Liu Yang — verified")
-        expect(save_status(page)).to_have_attribute("data-state", "synced", timeout=SYNC_MS)
-        [event] = stored(server, code, 12)
+        expect(clerk.save_status).to_have_attribute("data-state", "synced", timeout=SYNC_MS)
+        [event] = office.events(code=code, quantity=12)
         assert_proof_holds(event, badge_text, PIN, receiver["pin_salt"], receiver_id)
         assert not [x for x in event["exceptions"] or [] if x.get("code") == "signature_unverified"]
 
@@ -401,15 +310,15 @@ def test_a_wrong_pin_is_refused_at_once_online_and_flagged_when_typed_offline(ca
         page.fill("#count-form input[name=quantity]", "13")
         confirm_with_badge(page, "刘洋 Liu Yang · Receiver")
         type_pin_and_save(page, WRONG_PIN)
-        expect(save_status(page)).to_have_attribute("data-state", "saved")
+        expect(clerk.save_status).to_have_attribute("data-state", "saved")
         expect(signature_status(page)).to_have_text("Confirmed by 刘洋 Liu Yang — to be verified")
-        assert_no_secrets_on_the_device(page, badge_text, [PIN, WRONG_PIN], receiver["pin_salt"])
+        assert_no_secrets_on_the_device(clerk, badge_text, [PIN, WRONG_PIN], receiver["pin_salt"])
         server.start()
-        tap_sync(page)
+        clerk.tap_sync()
         expect(signature_status(page)).to_have_text(
             "Confirmed by 刘洋 Liu Yang — could not be verified: the office will review it", timeout=SYNC_MS)
         expect(signature_status(page)).to_have_attribute("data-state", "unverified")
-        [event] = stored(server, code, 13)
+        [event] = office.events(code=code, quantity=13)
         flags = [x for x in event["exceptions"] or [] if x.get("code") == "signature_unverified"]
         assert flags and "wrong_pin" in json.dumps(flags)
         assert event["payload"]["signer"]["id"] == receiver_id
@@ -417,13 +326,14 @@ def test_a_wrong_pin_is_refused_at_once_online_and_flagged_when_typed_offline(ca
         context.close()
 
 
-def test_without_a_camera_a_scanner_types_the_badge(phone, server):
+def test_without_a_camera_a_scanner_types_the_badge(phone, server, office):
     """A keyboard-wedge scanner types the badge into its field; what cannot confirm says why, and nothing is saved."""
     receiver_id, badge_text = badge_and_pin(server)
     _, unsure_text = badge_and_pin(server, "operator", pin=None)  # a badge, but no PIN yet
-    page = phone.new_page()
+    clerk = Phone(phone.new_page())
+    page = clerk.page
     code = mint(33)
-    count_page_ready(page, code)
+    count_page_ready(clerk, code)
     page.fill("#count-form input[name=quantity]", "7")
     page.click("#count-form [data-signer-open]")
     panel = signer_panel(page)
@@ -449,23 +359,18 @@ def test_without_a_camera_a_scanner_types_the_badge(phone, server):
     expect(panel.locator("[data-signer-who]")).to_have_text("刘洋 Liu Yang · Receiver")
     expect(badge_field).to_have_value("")  # the secret does not stay in the page
     expect(panel.locator("[data-signer-pin]")).to_be_focused()
-    assert page.evaluate(DUMP_DEVICE_DB)["outbox"] == []  # Enter after the badge did not save the count
+    assert clerk.dump_device_db()["outbox"] == []  # Enter after the badge did not save the count
     # Closing the panel forgets the badge: the count is saved without a confirmation.
     page.click("#count-form [data-signer-close]")
     page.click("#count-form button[type=submit]")
-    expect(save_status(page)).to_have_attribute("data-state", "synced", timeout=SYNC_MS)
+    expect(clerk.save_status).to_have_attribute("data-state", "synced", timeout=SYNC_MS)
     expect(signature_status(page)).to_be_hidden()
-    [event] = stored(server, code, 7)
+    [event] = office.events(code=code, quantity=7)
     assert "signer" not in event["payload"]
     assert receiver_id
 
 
-def assert_fits(page, viewport) -> None:
+def assert_fits(clerk: Phone, viewport) -> None:
     """No sideways scrolling, and every control of the confirmation is at least 48 px both ways."""
-    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
-    small = page.evaluate("""() => [...document.querySelectorAll(
-        '#count-form [data-signer] :is(button, input), #count-form button[type=submit]')]
-        .filter((e) => e.offsetParent !== null)
-        .map((e) => e.getBoundingClientRect())
-        .filter((r) => r.height < 48 || r.width < 48).length""")
-    assert small == 0
+    assert clerk.scroll_width() <= viewport["width"]
+    assert clerk.small_targets("#count-form [data-signer] :is(button, input), #count-form button[type=submit]") == 0

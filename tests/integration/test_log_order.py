@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 
 from sync import schema
+from sync.flags import flags_of
 from webapp.extensions import db
 from webapp.models import Bin, Count
 
@@ -74,8 +75,9 @@ def decisions(app):
     """Each event's flags and each exception's state, as the office sees them."""
     with app.app_context():
         e, x = schema.events.c, schema.exceptions.c
-        flags = {row.id: sorted(f["code"] for f in row.exceptions)
-                 for row in db.session.execute(select(e.id, e.exceptions))}
+        stored = flags_of(db.session, db.session.execute(select(e.id)).scalars())
+        flags = {event_id: sorted(f["code"] for f in stored.get(event_id, []))
+                 for event_id in db.session.execute(select(e.id)).scalars()}
         open_ = sorted((row.code, row.event_id, row.resolved_at is None, row.resolution_event_id or "")
                        for row in db.session.execute(select(x.code, x.event_id, x.resolved_at,
                                                             x.resolution_event_id)))
@@ -180,7 +182,7 @@ def push_in_batches(events, arrival, sizes):
             batch.append(events[i + len(batch)])
         i += len(batch)
         reply = device.push([e for _, e in batch])  # no sent_at: effective time = device time, in every run
-        assert [r["status"] for r in reply.json["results"]] == ["stored"] * len(batch), reply.json
+        assert [r["status"] for r in reply.json["results"]] == ["stored"] * len(batch), reply.json["results"]
 
 
 def floor_state(app, flags_kept):
@@ -194,8 +196,9 @@ def floor_state(app, flags_kept):
         slips = {t.event_id: (t.from_location.code if t.from_location else None, t.to_location.code, t.kind)
                  for t in db.session.execute(select(Transfer).where(Transfer.event_id.is_not(None))).scalars()}
         e, x = schema.events.c, schema.exceptions.c
-        flags = {row.id: sorted(f["code"] for f in row.exceptions if f["code"] in flags_kept)
-                 for row in db.session.execute(select(e.id, e.exceptions))}
+        stored = flags_of(db.session, db.session.execute(select(e.id)).scalars())
+        flags = {event_id: sorted(f["code"] for f in stored.get(event_id, []) if f["code"] in flags_kept)
+                 for event_id in db.session.execute(select(e.id)).scalars()}
         open_ = sorted((row.code, row.event_id) for row in db.session.execute(
             select(x.code, x.event_id).where(x.resolved_at.is_(None), x.code.in_(flags_kept))))
         db.session.remove()

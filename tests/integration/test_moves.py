@@ -1,11 +1,13 @@
 """Moving a bin (`bin.moved`): transfers, the bin following the log, `location_conflict`, `negative_stock`."""
 
+import re
 import time
 
 import pytest
 from sqlalchemy import select
 
 from sync import schema
+from sync.flags import flags_of
 from webapp.extensions import db
 from webapp.models import Bin, Count, Location, Transfer
 from webapp.models.types import from_ms
@@ -46,8 +48,7 @@ def bin_state(app, code):
 
 def stored_flags(app, event_id):
     with app.app_context():
-        e = schema.events.c
-        flags = db.session.execute(select(e.exceptions).where(e.id == event_id)).scalar_one()
+        flags = flags_of(db.session, [event_id]).get(event_id, [])
         db.session.remove()
     return sorted(f["code"] for f in flags if f["code"] in RULES)
 
@@ -336,8 +337,10 @@ def test_a_move_posted_without_javascript_goes_through_the_sync_path(app, client
 @pytest.mark.parametrize("form,message", [
     ({"to_location": ""}, "Choose where the bin goes."),
     ({"to_location": "NOWHERE"}, "Choose where the bin goes."),
-    ({"to_location": "WAIT-1", "quantity": "lots"}, "Enter the number of pieces, 0 or more."),
-    ({"to_location": "WAIT-1", "quantity": "-3"}, "Enter the number of pieces, 0 or more."),
+    ({"to_location": "WAIT-1", "quantity": "lots"}, "Enter the number of pieces, from 0 to 1,000,000."),
+    ({"to_location": "WAIT-1", "quantity": "-3"}, "Enter the number of pieces, from 0 to 1,000,000."),
+    ({"to_location": "WAIT-1", "quantity": "1000001"}, "Enter the number of pieces, from 0 to 1,000,000."),
+    ({"to_location": "WAIT-1", "note": "x" * 501}, "The note is too long."),
 ])
 def test_a_bad_move_form_is_shown_again_with_the_reason(app, client, auth, make_user, plant, places, form,
                                                         message):
@@ -345,7 +348,9 @@ def test_a_bad_move_form_is_shown_again_with_the_reason(app, client, auth, make_
     auth.login(make_user("admin").username)
     reply = client.post(f"/b/{code}/move", data={"csrf_token": auth.csrf(f"/b/{code}"), "seen_version": "1",
                                                  **form})
-    assert reply.status_code == 422 and message in reply.text
+    # Said next to the field (not only somewhere in the page's strings), and the count form is still there.
+    assert reply.status_code == 422 and re.search(r'data-error-for="\w+">' + re.escape(message), reply.text)
+    assert 'id="count-form"' in reply.text
     assert bin_state(app, code)["location"] == places["start"]
 
 

@@ -30,7 +30,7 @@ def test_a_bad_quantity_is_a_translated_error(client, auth, make_user, plant):
     code = plant["codes"][0]
     client.post("/language", data={"locale": "zh_CN", "csrf_token": auth.csrf("/scan")})
     reply = client.post(f"/b/{code}/count", data={"quantity": "lots", "csrf_token": auth.csrf(f"/b/{code}")})
-    assert reply.status_code == 422 and "请输入件数" in reply.text
+    assert reply.status_code == 422 and 'data-error-for="quantity">请输入件数' in reply.text
 
 
 def test_the_bin_page_says_where_a_bin_is_and_what_it_holds(client, auth, make_user, plant):

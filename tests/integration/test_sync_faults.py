@@ -86,10 +86,11 @@ def test_a_rule_broken_mid_batch_flags_that_event_and_stores_all(signed_in_devic
 
 
 def test_a_handler_crash_quarantines_that_event_only(app, signed_in_device, plant, monkeypatch):
-    from webapp.services import floor_events
+    from webapp.areas import registry
+    from webapp.services import counting
 
     device = signed_in_device("clerk")
-    real = floor_events.registry.get("bin.counted").handler
+    real = registry.get("bin.counted").handler
 
     def flaky(ctx):
         if ctx.payload["quantity"] == 13:
@@ -99,10 +100,10 @@ def test_a_handler_crash_quarantines_that_event_only(app, signed_in_device, plan
     def flaky_batch(session, ctxs):  # the batch path fails as a whole, then each event is decided alone
         if any(ctx.payload["quantity"] == 13 for ctx in ctxs):
             raise RuntimeError("unlucky")
-        return floor_events.handle_counts(session, ctxs)
+        return counting.handle_counts(session, ctxs)
 
-    monkeypatch.setattr(floor_events.registry.get("bin.counted"), "handler", flaky)
-    monkeypatch.setattr(floor_events.registry.get("bin.counted"), "batch", flaky_batch)
+    monkeypatch.setattr(registry.get("bin.counted"), "handler", flaky)
+    monkeypatch.setattr(registry.get("bin.counted"), "batch", flaky_batch)
     reply = device.push([count(device, plant["codes"][0], 12), count(device, plant["codes"][1], 13),
                          count(device, plant["codes"][2], 14)]).json
     assert [r["status"] for r in reply["results"]] == ["stored", "quarantined", "stored"]

@@ -13,7 +13,6 @@ class Bin(db.Model):
     """A reusable work-in-progress container with a QR label; its state follows the event log."""
 
     __tablename__ = "bins"
-    __pull_entity__ = "bin"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(20), unique=True)  # current label's code
     bin_type: Mapped[str | None] = mapped_column(String(40))
@@ -32,10 +31,6 @@ class Bin(db.Model):
     work_order = relationship("WorkOrder")
     product = relationship("Product")
     location = relationship("Location")
-
-    @property
-    def pull_key(self) -> str:
-        return self.code
 
 
 class BinLabel(db.Model):

@@ -15,7 +15,6 @@ class WorkOrder(db.Model):
     """A production order (生产订单) for one product."""
 
     __tablename__ = "work_orders"
-    __pull_entity__ = "work_order"
     STATUSES = ("planned", "in_progress", "done", "closed")
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str] = mapped_column(String(40), unique=True)
@@ -26,7 +25,3 @@ class WorkOrder(db.Model):
     status: Mapped[str] = mapped_column(String(20), default="planned")
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     product = relationship("Product")
-
-    @property
-    def pull_key(self) -> str:
-        return self.number

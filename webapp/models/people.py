@@ -15,7 +15,6 @@ class User(UserMixin, db.Model):
     """A person with one role; records always name who made them."""
 
     __tablename__ = "users"
-    __pull_entity__ = "user"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(60), unique=True)
@@ -33,10 +32,6 @@ class User(UserMixin, db.Model):
     pin_set_at: Mapped[int | None] = mapped_column(BigInteger)
     pin_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     pin_locked_until: Mapped[int | None] = mapped_column(BigInteger)
-
-    @property
-    def pull_key(self) -> str:
-        return self.username
 
     @property
     def is_active(self) -> bool:  # flask-login: a deactivated user cannot sign in

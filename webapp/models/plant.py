@@ -41,22 +41,16 @@ class Operation(Named, db.Model):
     """A process (工序) such as cutting or grinding, done in one workshop."""
 
     __tablename__ = "operations"
-    __pull_entity__ = "operation"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(20), unique=True)
     workshop_id: Mapped[int] = mapped_column(ForeignKey("workshops.id"))
     workshop = relationship(Workshop)
-
-    @property
-    def pull_key(self) -> str:
-        return self.code
 
 
 class Location(Named, db.Model):
     """Where a bin can be: at an operation, in the waiting area (待料区), or in a warehouse."""
 
     __tablename__ = "locations"
-    __pull_entity__ = "location"
     KINDS = ("operation", "waiting", "warehouse")
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(20), unique=True)
@@ -65,10 +59,6 @@ class Location(Named, db.Model):
     operation_id: Mapped[int | None] = mapped_column(ForeignKey("operations.id"), unique=True)
     workshop = relationship(Workshop)
     operation = relationship(Operation)
-
-    @property
-    def pull_key(self) -> str:
-        return self.code
 
 
 class SpecGroup(Named, db.Model):
@@ -83,17 +73,12 @@ class Product(Named, db.Model):
     """A part or product made on the floor."""
 
     __tablename__ = "products"
-    __pull_entity__ = "product"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
     spec_group_id: Mapped[int | None] = mapped_column(ForeignKey("spec_groups.id"))
     route_id: Mapped[int | None] = mapped_column(ForeignKey("routes.id"))
     spec_group = relationship(SpecGroup)
     route = relationship("Route")
-
-    @property
-    def pull_key(self) -> str:
-        return self.code
 
 
 class Route(Named, db.Model):

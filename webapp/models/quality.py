@@ -13,7 +13,6 @@ class Inspection(db.Model):
     """A first-piece, mid-production or final (AQL) inspection of a work order."""
 
     __tablename__ = "inspections"
-    __pull_entity__ = "inspection"
     KINDS = ("first_piece", "mid_production", "final")
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[str | None] = mapped_column(String(36), unique=True)
@@ -38,10 +37,6 @@ class Inspection(db.Model):
     inspector = relationship("User")
     defects = relationship("Defect", back_populates="inspection")
 
-    @property
-    def pull_key(self) -> str:
-        return str(self.id)
-
 
 class Defect(db.Model):
     """A nonconformity found in an inspection, with its class and photos."""
@@ -64,11 +59,6 @@ class Setting(db.Model):
     """A plant setting: sampling plan (AQL 2.5, level II by default), demo mode, label options."""
 
     __tablename__ = "settings"
-    __pull_entity__ = "setting"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(40), unique=True)
     value: Mapped[str] = mapped_column(String(120))
-
-    @property
-    def pull_key(self) -> str:
-        return self.key

@@ -13,7 +13,6 @@ class Transfer(db.Model):
     """Moving a quantity of parts in a bin from one location to the next (§3.2, §5)."""
 
     __tablename__ = "transfers"
-    __pull_entity__ = "transfer"
     KINDS = ("next_operation", "waiting", "warehouse", "return")
     STATUSES = ("open", "complete", "refused", "held")
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -41,10 +40,6 @@ class Transfer(db.Model):
     from_location = relationship("Location", foreign_keys=[from_location_id])
     to_location = relationship("Location", foreign_keys=[to_location_id])
     signatures = relationship("Signature", order_by="Signature.signed_at", back_populates="transfer")
-
-    @property
-    def pull_key(self) -> str:
-        return self.number
 
 
 class SlipBook(db.Model):

@@ -33,3 +33,8 @@ def utcnow() -> datetime:
 def from_ms(ms: int) -> datetime:
     """Turn epoch milliseconds (device and sync times) into a UTC datetime."""
     return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def to_ms(at: datetime) -> int:
+    """Turn a datetime into epoch milliseconds (device and sync times)."""
+    return round(at.timestamp() * 1000)

@@ -11,7 +11,7 @@ from webapp.auth import api_user, json_error, public, requires
 from webapp.domain.roles import Can
 from webapp.jsonbody import body_or_error
 from webapp.openapi import OPENAPI
-from webapp.services import devices, sessions, signers, sync_service
+from webapp.services import devices, records, sessions, signers, sync_service
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -138,7 +138,7 @@ def events():
         limit = max(1, min(int(request.args.get("limit", 200)), 1000))
     except ValueError:
         limit = 200
-    return jsonify(events=sync_service.events_for(subject, limit=limit))
+    return jsonify(events=records.events_for(subject, limit=limit))
 
 
 @bp.get("/openapi.json")

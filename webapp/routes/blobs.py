@@ -25,7 +25,7 @@ FORM_SLACK = 64 * 1024  # a multipart form's boundaries, headers and small field
 # Views whose requests may be larger than MAX_CONTENT_LENGTH, and how large.
 BODY_LIMITS = {
     "blobs.put_blob": blobs.MAX_BLOB_BYTES,  # a whole photo at once (chunks fit under the global cap)
-    "floor.count_bin": blobs.MAX_BLOB_BYTES + FORM_SLACK,  # the count form with a photo, without JavaScript
+    "counting.count_bin": blobs.MAX_BLOB_BYTES + FORM_SLACK,  # the count form with a photo, without JavaScript
     "office.import_outbox": imports.MAX_IMPORT_BYTES + FORM_SLACK,  # a device's exported outbox
 }
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from sync.spec import FormInvalid
+from webapp import forms
 from webapp.auth import requires
-from sync.registry import PayloadInvalid
 from webapp.domain import scanning
 from webapp.domain.roles import CAPABILITIES, Can, home_for, may
 from webapp.htmx import render
-from webapp.services import bins, blobs, moves
+from webapp.services import bins, moving
 from webapp.services.sync_service import record_locally
 
 bp = Blueprint("floor", __name__)
@@ -53,76 +56,40 @@ def scan():
 @requires(Can.USE_FLOOR)
 def bin_page(code: str):
     """Show a bin: where it is, what it holds, its records; the count and move forms for roles that may."""
-    view = bins.bin_view(code.upper())
+    return show_bin(code.upper())
+
+
+def show_bin(code: str, status: int = 200, errors: dict[str, dict[str, str]] | None = None,
+             values: dict[str, Any] | None = None):
+    """Render the bin page; after a form that was wrong (422), with what is wrong and what was typed.
+
+    `errors` and `values` are keyed by event type, so every form of the page is shown again,
+    the one that was wrong with its messages and the person's input.
+    """
+    view = bins.bin_view(code)
     can_count = may(current_user.role, Can.COUNT_BIN)
     can_move = may(current_user.role, Can.MOVE_BIN)
     show_log = may(current_user.role, Can.READ_EVENTS) or can_count or can_move
-    return render("floor/bin.html", "floor/_bin_log.html", view=view, code=code.upper(), can_count=can_count,
-                  can_move=can_move, places=moves.destinations() if can_move else [], show_log=show_log)
+    return render("floor/bin.html", "floor/_bin_log.html", status, view=view, code=code, can_count=can_count,
+                  can_move=can_move, places=moving.destinations() if can_move else [], show_log=show_log,
+                  errors=errors or {}, values=values or {})
 
 
-def _move_error(field: str) -> str:
-    """Say in the person's language what is wrong with the move form."""
-    if field == "to_location":
-        return _("Choose where the bin goes.")
-    if field == "quantity":
-        return _("Enter the number of pieces, 0 or more.")
-    if field == "note":
-        return _("The note is too long.")
-    return _("The page is out of date. Open the bin again.")  # the hidden fields the page filled in
+def record_form(event_type: str, code: str, fixed: dict[str, Any], attachments: list[str] | None = None,
+                saved: str = "", kept: str = ""):
+    """Record a bin page form posted without JavaScript through the same sync path as devices.
 
-
-@bp.post("/b/<code>/move")
-@requires(Can.MOVE_BIN)
-def move_bin(code: str):
-    """Record a move posted without JavaScript, through the same sync path as devices."""
-    code = code.upper()
+    A form that is wrong shows the whole page again (422) with what is wrong, field by field, in
+    the person's language; a record the server keeps for review says so.
+    """
     try:
-        payload = moves.move_from_form(code, request.form)
-    except PayloadInvalid as exc:
-        return render_template("floor/bin.html", view=bins.bin_view(code), code=code,
-                               can_count=may(current_user.role, Can.COUNT_BIN), can_move=True,
-                               places=moves.destinations(), show_log=True, move_error=_move_error(exc.field)), 422
-    result = record_locally(current_user, moves.EVENT_TYPE, payload)
+        payload = forms.read_form(event_type, request.form, fixed)
+    except FormInvalid as exc:
+        return show_bin(code, 422, errors={event_type: forms.messages(event_type, exc)},
+                        values={event_type: request.form.to_dict()})
+    result = record_locally(current_user, event_type, payload, attachments=attachments)
     if result["status"] == "stored":
-        flash(_("Bin moved."), "ok")
+        flash(saved, "ok")
     else:
-        flash(_("Move kept for office review."), "warn")
+        flash(kept, "warn")
     return redirect(url_for("floor.bin_page", code=code), code=303)
-
-
-@bp.post("/b/<code>/count")
-@requires(Can.COUNT_BIN)
-def count_bin(code: str):
-    """Record a count posted without JavaScript, through the same sync path as devices."""
-    form = request.form
-    try:
-        quantity = int(form.get("quantity", ""))
-    except ValueError:
-        quantity = -1
-    payload = {"bin_code": code.upper(), "quantity": quantity, "unit": form.get("unit", "pcs")}
-    if form.get("note", "").strip():
-        payload["note"] = form["note"].strip()
-    if quantity < 0:
-        view = bins.bin_view(code.upper())
-        return render_template("floor/bin.html", view=view, code=code.upper(), can_count=True, show_log=True,
-                               form_error=_("Enter the number of pieces, 0 or more.")), 422
-    photos = []
-    upload = request.files.get("photo")
-    if upload is not None and upload.filename:
-        try:
-            photos.append(blobs.store_upload(upload.stream))
-        except (blobs.BlobRejected, ValueError) as exc:
-            view = bins.bin_view(code.upper())
-            message = (_("The photo could not be taken now (upload limit reached). Save the count without it, "
-                         "or try again later.") if isinstance(exc, blobs.UploadRefused)
-                       else _("The photo is not a readable JPEG, PNG or WebP image."))
-            return render_template("floor/bin.html", view=view, code=code.upper(), can_count=True, show_log=True,
-                                   form_error=message), 422
-        payload["photos"] = photos
-    result = record_locally(current_user, "bin.counted", payload, attachments=photos)
-    if result["status"] == "stored":
-        flash(_("Count saved."), "ok")
-    else:
-        flash(_("Count kept for office review."), "warn")
-    return redirect(url_for("floor.bin_page", code=code.upper()), code=303)

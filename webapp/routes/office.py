@@ -9,6 +9,8 @@ from flask_login import current_user
 from webapp.auth import requires
 from webapp.domain.roles import Can, may
 from webapp.htmx import render
+from sync.spec import FormInvalid
+from webapp import forms
 from webapp.services import imports, office, review
 from webapp.services.sync_service import record_locally
 
@@ -43,20 +45,26 @@ def events():
 @requires(Can.VIEW_OFFICE)
 def review_queue():
     """List every exception a rule raised and every quarantined record, open ones first."""
+    return _review_page()
+
+
+def _review_page(status: int = 200, errors: dict[int, str] | None = None, values: dict[int, str] | None = None):
     show_all = request.args.get("all") == "1"
     return render_template("office/review.html", items=review.queue(include_resolved=show_all),
-                           show_all=show_all, can_resolve=may(current_user.role, Can.REVIEW))
+                           show_all=show_all, can_resolve=may(current_user.role, Can.REVIEW),
+                           errors=errors or {}, values=values or {}), status
 
 
 @bp.post("/review/<int:exception_id>/resolve")
 @requires(Can.REVIEW)
 def resolve(exception_id: int):
     """Close an exception with a note; the resolution is itself a record in the log."""
-    note = request.form.get("note", "").strip()
-    if not note:
-        flash(_("Write what was decided before closing it."), "warn")
-        return redirect(url_for("office.review_queue"), code=303)
-    result = record_locally(current_user, "exception.resolved", {"exception_id": exception_id, "note": note})
+    try:
+        payload = forms.read_form(review.EVENT_TYPE, request.form, {"exception_id": exception_id})
+    except FormInvalid as exc:
+        message = " ".join(forms.messages(review.EVENT_TYPE, exc).values())
+        return _review_page(422, {exception_id: message}, {exception_id: request.form.get("note", "")})
+    result = record_locally(current_user, review.EVENT_TYPE, payload)
     if result["status"] == "stored" and not result["exceptions"]:
         flash(_("Closed."), "ok")
     else:

@@ -1,16 +1,45 @@
-"""Bins as people see them: the bin page (what a scan or a typed code means: webapp/domain/scanning.py)."""
+"""Bins as people see them: the bin page (what a scan or a typed code means: webapp/domain/scanning.py).
+
+Also the one lookup of a bin by a code: its current label, or a label it carried before and
+that was replaced (the old label still opens the bin). Read models and handlers both use it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import Bin, BinLabel, Count, Inspection, Transfer
-from webapp.services.floor_events import find_bin
-from webapp.services.sync_service import events_for
+from webapp.services.records import events_for
+
+
+def bins_by_code(session, codes: set[str] | list[str], *columns) -> dict[str, Any]:
+    """Return rows of the bins that codes name (by current or replaced label), keyed by the code asked.
+
+    `columns` are Bin columns to read, or `Bin` itself for the ORM object (`row.Bin`); a row always
+    has `id` and `code` (the bin's current code).
+    """
+    b = Bin.__table__.c
+    wanted = [b.id, b.code, *[c for c in columns if getattr(c, "key", None) not in ("id", "code")]]
+    codes = set(codes)
+    found = {row.code: row for row in session.execute(select(*wanted).where(b.code.in_(codes)))}
+    rest = codes - found.keys()
+    if rest:
+        label = BinLabel.__table__.c
+        for row in session.execute(select(label.code.label("label_code"), *wanted)
+                                   .join(Bin.__table__, label.bin_id == b.id).where(label.code.in_(rest))):
+            found[row.label_code] = row
+    return found
+
+
+def find_bin(code: str) -> Bin | None:
+    """Return the bin a code names (its current label, or a replaced label of it)."""
+    row = bins_by_code(db.session, {code}, Bin).get(code)
+    return row.Bin if row is not None else None
 
 
 @dataclass
@@ -28,7 +57,7 @@ class BinView:
 
 def bin_view(code: str) -> BinView:
     """Load a bin by its code (or a replaced label's code) with its recent counts and events."""
-    found = find_bin(db.session, code)
+    found = find_bin(code)
     retired = None
     if found is not None and (found.code != code or found.status == "retired"):
         # A replaced label (the code scanned), or a retired bin's own label: when and why.

@@ -22,7 +22,7 @@ from webapp.models import (
 )
 from webapp.models.types import from_ms
 from webapp.services.devices import actor_roles, now_ms
-from webapp.services.floor_events import registry
+from webapp.areas import registry
 
 DAY_MS = 24 * 3600 * 1000
 DEMO_PIN = "1357"  # every demo person's signing PIN (shown on the demo sign-in page)

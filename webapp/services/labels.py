@@ -14,8 +14,8 @@ holds a lock that makes every other minting transaction wait until it commits or
 
 A rolled-back mint leaves no trace, so the next one takes the same numbers: no gap. A counter
 row would need a migration and the same lock; the max() over the primary key is an index
-lookup. Every change to a bin is recorded in the pull change log by the flush listener in
-`webapp.services.changes`; a replaced code is also sent to devices as a tombstone.
+lookup. Every change to a bin is recorded in the pull change log by the database's triggers
+(sync/changelog.py); a replaced code also reaches devices as a tombstone of the old code.
 """
 
 from __future__ import annotations
@@ -30,14 +30,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, text
 
 from sync.db import immediate_writes
-from sync.pull import record_changes
 from webapp.domain.label_codes import is_valid, mint
 from webapp.extensions import db
 from webapp.models import Bin, BinLabel, Plant, User, Workshop
 from webapp.models.types import utcnow
 from webapp.printing import LAYOUTS, Label, Output, render
-from webapp.services.devices import now_ms
-from webapp.services.floor_events import find_bin
+from webapp.services.bins import find_bin
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +145,7 @@ def bins_for_codes(codes: list[str]) -> list[Bin]:
             raise LabelRefused("codes", _l("%(code)s is not a bin code: its check character is wrong.", code=code))
         b = found.get(code)
         if b is None:
-            other = find_bin(db.session, code)
+            other = find_bin(code)
             if other is not None:
                 raise LabelRefused("codes", _l("Label %(code)s was replaced by %(new)s: print %(new)s instead.",
                                                code=code, new=other.code))
@@ -168,7 +166,7 @@ def _reason(reason: str) -> str:
 
 
 def _active_bin(code: str) -> Bin:
-    found = find_bin(db.session, (code or "").strip().upper())
+    found = find_bin((code or "").strip().upper())
     if found is None:
         raise LabelRefused("code", _l("No bin has the code %(code)s.", code=code))
     if found.status == "retired":
@@ -201,8 +199,7 @@ def replace_label(code: str, reason: str, by: User | None = None) -> Replaced:
         current = _current_label(b)
         if current is not None:
             current.retired_at, current.retired_reason = utcnow(), reason
-        _add_labels(session, [b])
-        record_changes(session.connection(), [("bin", old_code, True)], now_ms())
+        _add_labels(session, [b])  # the bin's code changes: its trigger logs the old code's tombstone
         new_code = b.code
     log.info("label %s replaced by %s (by %s): %s", old_code, new_code, by.username if by else "cli", reason)
     return Replaced(old_code, new_code)

@@ -10,7 +10,7 @@ from sync import schema
 from webapp.extensions import db
 from webapp.models import Bin, Location, WorkOrder
 from webapp.services.devices import now_ms
-from webapp.services.sync_service import events_for
+from webapp.services.records import events_for
 
 
 @dataclass

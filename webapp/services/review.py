@@ -5,12 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, select, update
 
 from sync import schema
-from sync.registry import HandlerContext, PayloadInvalid, RuleBroken
+from sync.envelope import MAX_INT32
+from sync.registry import EventType, HandlerContext, RuleBroken
+from sync.spec import Integer, PayloadSpec, Text
+from webapp.domain.roles import CAPABILITIES, Can
+from webapp.events import Area, Flag, Kind
 from webapp.extensions import db
 from webapp.models import User
+
+EVENT_TYPE = "exception.resolved"
+MAX_RESOLUTION_NOTE = 2000
+RESOLUTION = PayloadSpec((
+    Integer("exception_id", required=True, minimum=1, maximum=MAX_INT32, description="the flag closed"),
+    Text("note", required=True, max_length=MAX_RESOLUTION_NOTE, description="what was decided"),
+))
 
 
 @dataclass
@@ -35,7 +47,7 @@ def queue(include_resolved: bool = False, code: str | None = None, limit: int = 
     resolver = User.__table__.alias("resolver")
     actor = User.__table__.alias("actor")
     stmt = (
-        select(x, e.c.type, e.c.payload, e.c.device_id, e.c.occurred_at, e.c.received_at,
+        select(x, e.c.type, e.c.v, e.c.payload, e.c.device_id, e.c.occurred_at, e.c.received_at,
                actor.c.display_name.label("actor_name"), q.c.raw, q.c.device_id.label("q_device"),
                resolver.c.display_name.label("resolver_name"))
         .outerjoin(e, e.c.id == x.c.event_id)
@@ -53,8 +65,9 @@ def queue(include_resolved: bool = False, code: str | None = None, limit: int = 
     for r in db.session.execute(stmt).mappings():
         event = None
         if r["event_id"]:
-            event = {"id": r["event_id"], "type": r["type"], "payload": r["payload"], "device_id": r["device_id"],
-                     "occurred_at": r["occurred_at"], "received_at": r["received_at"], "actor_name": r["actor_name"]}
+            event = {"id": r["event_id"], "type": r["type"], "v": r["v"], "payload": r["payload"],
+                     "device_id": r["device_id"], "occurred_at": r["occurred_at"], "received_at": r["received_at"],
+                     "actor_name": r["actor_name"]}
         items.append(Item(r["id"], r["code"], r["subject"], r["detail"] or {}, r["created_at"], event, r["raw"],
                           r["resolved_at"], r["resolver_name"], r["resolution_note"]))
     return items
@@ -64,19 +77,6 @@ def open_count() -> int:
     """Count what is still open."""
     x = schema.exceptions
     return db.session.execute(select(func.count(x.c.id)).where(x.c.resolved_at.is_(None))).scalar() or 0
-
-
-def validate_resolution(payload: dict[str, Any]) -> dict[str, Any]:
-    """Check an `exception.resolved` payload: {exception_id, note}."""
-    exception_id = payload.get("exception_id")
-    if isinstance(exception_id, bool) or not isinstance(exception_id, int) or exception_id < 1:
-        raise PayloadInvalid("exception_id", "must be a positive whole number")
-    note = payload.get("note")
-    if not isinstance(note, str) or not note.strip():
-        raise PayloadInvalid("note", "is required")
-    if len(note) > 2000:
-        raise PayloadInvalid("note", "must be at most 2000 characters")
-    return {"exception_id": exception_id, "note": note.strip()}
 
 
 def handle_resolution(ctx: HandlerContext) -> list[RuleBroken]:
@@ -108,3 +108,17 @@ def close_for_subjects(session, code: str, closes: list[tuple[str, str, int, int
         [{"_subject": s, "_event": e, "_by": by, "_at": at, "_note": note} for s, e, by, at, note in closes],
     )
 
+
+
+RESOLVED = EventType(
+    name=EVENT_TYPE, version=1, spec=RESOLUTION, handler=handle_resolution, roles=CAPABILITIES[Can.REVIEW],
+    subject=lambda p: f"exception:{p['exception_id']}",
+)
+
+AREA = Area(
+    name="review",
+    kinds=(Kind(RESOLVED, _l("Closed with a note"), "review/record.html",
+                form_errors={("note", "*"): _l("Say what was decided (at most %(max_length)s characters).")}),),
+    flags=(Flag("unknown_exception", _l("Closing an unknown exception")),
+           Flag("already_resolved", _l("Exception was already closed"))),
+)

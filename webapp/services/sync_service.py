@@ -20,7 +20,7 @@ from webapp.models import Bin, Inspection, Location, Operation, Product, Setting
 from webapp.domain.signing import PIN_ITERATIONS
 from webapp.services import blobs, signers
 from webapp.services.devices import actor_roles, ensure_web_device, now_ms
-from webapp.services.floor_events import registry
+from webapp.areas import registry
 
 
 class BadPush(ValueError):
@@ -193,16 +193,18 @@ def _load_settings(session, keys):
     return {x.key: {"key": x.key, "value": x.value} for x in rows}
 
 
+# Each follows its table's changes through triggers a migration installs (sync/changelog.py):
+# a new source needs a migration for its table (tests/integration/test_change_log.py checks).
 PULL_SOURCES = [
-    PullSource("bin", "bins", _load_bins),
-    PullSource("operation", "operations", _load_operations),
-    PullSource("location", "locations", _load_locations),
-    PullSource("product", "products", _load_products),
-    PullSource("work_order", "work_orders", _load_work_orders),
-    PullSource("user", "users", _load_users),
-    PullSource("transfer", "transfers", _load_transfers),
-    PullSource("inspection", "inspections", _load_inspections),
-    PullSource("setting", "settings", _load_settings),
+    PullSource("bin", "bins", _load_bins, table="bins", key="code"),
+    PullSource("operation", "operations", _load_operations, table="operations", key="code"),
+    PullSource("location", "locations", _load_locations, table="locations", key="code"),
+    PullSource("product", "products", _load_products, table="products", key="code"),
+    PullSource("work_order", "work_orders", _load_work_orders, table="work_orders", key="number"),
+    PullSource("user", "users", _load_users, table="users", key="username"),
+    PullSource("transfer", "transfers", _load_transfers, table="transfers", key="number"),
+    PullSource("inspection", "inspections", _load_inspections, table="inspections", key="id"),
+    PullSource("setting", "settings", _load_settings, table="settings", key="key"),
 ]
 
 
@@ -211,30 +213,6 @@ def pull(cursor: str | None) -> dict[str, Any]:
     body = pull_page(db.session, PULL_SOURCES, cursor, now_ms())
     body.update(builds())
     return body
-
-
-def events_for(subject: str | None, limit: int = 200) -> list[dict[str, Any]]:
-    """Return stored events, newest first, with who, which device, device and server time."""
-    e, d = schema.events, schema.devices
-    stmt = (
-        select(e, d.c.label.label("device_label"), User.username, User.display_name)
-        .join(d, d.c.id == e.c.device_id)
-        .join(User, User.id == e.c.actor_id, isouter=True)
-        .order_by(e.c.received_at.desc(), e.c.seq.desc())
-        .limit(limit)
-    )
-    if subject:
-        stmt = stmt.where(e.c.subject == subject)
-    out = []
-    for row in db.session.execute(stmt).mappings():
-        out.append({
-            "id": row["id"], "type": row["type"], "v": row["v"], "payload": row["payload"],
-            "device_id": row["device_id"], "device_label": row["device_label"], "seq": row["seq"],
-            "actor_id": row["actor_id"], "actor": row["username"], "actor_name": row["display_name"],
-            "occurred_at": row["occurred_at"], "received_at": row["received_at"],
-            "effective_at": row["effective_at"], "exceptions": row["exceptions"],
-        })
-    return out
 
 
 def min_build() -> int | None:

@@ -26,15 +26,26 @@ export function t(key, vars) {
   return text.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
 }
 
-/** i18n keys naming event types; any other type is looked up by its own name. */
-const TYPE_LABELS = /** @type {Record<string, string>} */ ({ "bin.counted": "count", "bin.moved": "move" });
-
 /**
- * The translated name of an event type ("bin.counted" → "Count").
+ * The translated name of an event type ("bin.counted" → "Count"): the server renders one
+ * "event:<type>" string per event type its areas declare (webapp/areas.py), the same name its
+ * pages show; a type it does not know shows as itself.
  * @param {string} type
  */
 export function typeLabel(type) {
-  return t(TYPE_LABELS[type] ?? type);
+  const key = `event:${type}`;
+  const found = t(key);
+  return found === key ? type : found;
+}
+
+/**
+ * The translated name of a flag the server raised ("count_discrepancy" → "Count differs …").
+ * @param {string} code
+ */
+export function flagLabel(code) {
+  const key = `flag:${code}`;
+  const found = t(key);
+  return found === key ? code : found;
 }
 
 /** The page's language (the person's choice, rendered by the server), for number formats. */

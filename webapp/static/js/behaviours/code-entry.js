@@ -78,9 +78,9 @@ export function attach(form) {
  * @returns {HTMLElement}
  */
 function errorElement(form, input) {
-  let error = form.querySelector("[data-code-error]");
-  if (!(error instanceof HTMLElement)) {
-    error = document.createElement("p");
+  const held = form.querySelector("[data-code-error]");
+  const error = held instanceof HTMLElement ? held : document.createElement("p");
+  if (error !== held) {
     error.className = "error";
     error.setAttribute("data-code-error", "");
     error.setAttribute("role", "alert");
@@ -89,5 +89,5 @@ function errorElement(form, input) {
   }
   if (!error.id) error.id = `code-error-${Math.random().toString(36).slice(2, 8)}`;
   input.setAttribute("aria-describedby", error.id);
-  return /** @type {HTMLElement} */ (error);
+  return error;
 }

@@ -12,7 +12,6 @@ import { onChange } from "../offline/db.js";
 import { saveEvent, listOnDevice } from "../offline/outbox.js";
 import { preparePhoto } from "../offline/photos.js";
 import { unconfirmedOf } from "../offline/uploads.js";
-import { requestSync } from "../offline/sync.js";
 import { signatureText } from "../offline/signature-note.js";
 import { uuid7 } from "../offline/uuid7.js";
 
@@ -69,7 +68,7 @@ function bindForm(form) {
         signer?.recordSaved(form, record);
         followSaved(form, payload);
         resetVisibleFields(form);
-        requestSync("save");
+        // The sync loop pushes it: it hears the outbox's "saved" notice (sync.js).
       } catch (error) {
         // A confirmation that stopped the save says why beside the badge or the PIN.
         if (signer && error instanceof signer.SaveStopped) setStatus(status, "stopped", "");

@@ -6,7 +6,7 @@
  * [data-outbox-empty]), the iPhone/iPad install hint, and [data-export-unsynced] (anywhere
  * on the page). The unsynced count, last sync and "sync now" belong to sync-status.
  */
-import { t, typeLabel, pageLanguage } from "../i18n.js";
+import { t, typeLabel, flagLabel, pageLanguage } from "../i18n.js";
 import { getMeta, onChange } from "../offline/db.js";
 import { listOnDevice } from "../offline/outbox.js";
 import { countUnconfirmedBlobs } from "../offline/uploads.js";
@@ -121,8 +121,11 @@ function row({ record, state, code }) {
   const how = document.createElement("td");
   how.textContent = t(STATE_TEXT[state]);
   if (state === "quarantined" && code) {
-    const reason = document.createElement("code");
-    reason.textContent = code;
+    // The flag's name, the same words the office reads in the review queue (webapp/areas.py).
+    const reason = document.createElement("span");
+    reason.className = "tag warn";
+    reason.dataset.flag = code;
+    reason.textContent = flagLabel(code);
     how.append(" · ", reason);
   }
   const confirmed = signatureText(record);

@@ -205,6 +205,16 @@ export function notify(change, { localOnly = false } = {}) {
 }
 
 /**
+ * Show or withdraw a message (a key of the i18n strings) in every tab.
+ * @param {string} key
+ * @param {boolean} show
+ * @param {boolean} [persistent] stays until withdrawn
+ */
+export function notice(key, show, persistent = true) {
+  notify({ type: "notice", key, show, persistent });
+}
+
+/**
  * Listen to changes from this tab and the others; returns the function that stops listening.
  * @param {(change: Change, remote: boolean) => void} listener
  * @returns {() => void}

@@ -95,6 +95,7 @@ worker.addEventListener("message", async (event) => {
   const { type, id, bitmap, crop, full } = event.data ?? {};
   if (type !== "frame") return;
   const started = performance.now();
+  /** @type {string[]} */
   let found = [];
   try {
     const detector = await ready;

@@ -11,29 +11,31 @@ seq), never from arrival order:
   A move that arrives late re-judges the moves after it, so the flags follow the log too;
 - a move of more pieces than the bin held broke `negative_stock` (`webapp.domain.moving`);
 - moves end a count's window (two counts with a transfer between need not agree): a move
-  that arrives after later counts refolds the bin's counts (`refold_bin_counts`).
-
-This module must not import `webapp.services.floor_events`, which imports it to register the type.
+  that arrives after later counts refolds the bin's counts (`counting.refold_bin_counts`).
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, insert, select, update
 
 from sync import schema
-from sync.pull import record_changes
-from sync.registry import HandlerContext, PayloadInvalid, RuleBroken, count_field, text_field
-from webapp.domain.counting import MAX_NOTE, MAX_QUANTITY, CountFact, fold_counts
+from sync.flags import flags_of, raise_flags, withdraw
+from sync.registry import EventType, HandlerContext, PayloadInvalid, RuleBroken
+from sync.spec import Integer, PayloadSpec, Text
+from webapp.domain.counting import MAX_NOTE, MAX_QUANTITY
 from webapp.domain.moving import TRANSFER_KINDS, HeldCount, MoveFact, MoveVerdict, fold_moves, held_before, judge_move
+from webapp.domain.roles import CAPABILITIES, Can
+from webapp.events import Area, Flag, Kind
 from webapp.extensions import db
-from webapp.models import Bin, BinLabel, Count, Location, Transfer
-from webapp.models.types import from_ms
+from webapp.models import Bin, Count, Location, Transfer
+from webapp.models.types import from_ms, to_ms
 from webapp.services import review
+from webapp.services.bins import bins_by_code
+from webapp.services.counting import refold_bin_counts
 
 EVENT_TYPE = "bin.moved"
 MOVE_RULES = ("location_conflict", "negative_stock")
@@ -41,34 +43,26 @@ NUMBER_PREFIX = "MV-"  # transfers a move stored; the rest of the number is the 
 MAX_CODE = 40
 
 
-def move_shape(payload: dict[str, Any]) -> dict[str, Any]:
-    """Check the fields of a `bin.moved` v1 payload without looking anything up; return it cleaned."""
-    clean: dict[str, Any] = {
-        "bin_code": text_field(payload, "bin_code", required=True, limit=MAX_CODE).upper(),
-        "to_location": text_field(payload, "to_location", required=True, limit=MAX_CODE),
-        # A device that never heard of the bin saw it nowhere: null.
-        "seen_location": text_field(payload, "seen_location", required=False, limit=MAX_CODE),
-        "seen_version": count_field(payload, "seen_version", required=True, limit=2**31 - 1),
-    }
-    quantity = count_field(payload, "quantity", required=False, limit=MAX_QUANTITY)
-    if quantity is not None:
-        clean["quantity"] = quantity
-    note = text_field(payload, "note", required=False, limit=MAX_NOTE)
-    if note:
-        clean["note"] = note
-    return clean
+MOVE = PayloadSpec((
+    Text("bin_code", required=True, max_length=MAX_CODE, upper=True, description="the bin's label code"),
+    Text("to_location", required=True, max_length=MAX_CODE, description="a location code: where the bin goes"),
+    # A device that never heard of the bin saw it nowhere: null.
+    Text("seen_location", max_length=MAX_CODE, description="where the device saw the bin (null: nowhere)"),
+    Integer("seen_version", required=True, maximum=2**31 - 1, description="the bin version the device had"),
+    Integer("quantity", maximum=MAX_QUANTITY, description="pieces moving (absent: all in the bin)"),
+    Text("note", max_length=MAX_NOTE),
+))
 
 
-def validate_move(payload: dict[str, Any]) -> dict[str, Any]:
-    """Check a `bin.moved` v1 payload: {bin_code, to_location, seen_location, seen_version, quantity?, note?}.
+def check_move(clean: dict[str, Any]) -> dict[str, Any]:
+    """Check what the spec cannot: the destination must be a known location.
 
-    The destination must be a known location. Where the device saw the bin is taken as it
-    is, known or not: a stale view is exactly what `location_conflict` is there to flag.
+    Where the device saw the bin is taken as it is, known or not: a stale view is exactly what
+    `location_conflict` is there to flag.
     """
-    clean = move_shape(payload)
     known = db.session.execute(select(Location.id).where(Location.code == clean["to_location"])).first()
     if known is None:
-        raise PayloadInvalid("to_location", "is not a known location")
+        raise PayloadInvalid("to_location", "is not a known location", "unknown")
     return clean
 
 
@@ -115,13 +109,7 @@ _BINS, _TRANSFERS, _COUNTS = Bin.__table__, Transfer.__table__, Count.__table__
 def _find_bin(session, code: str):
     """Return the bin row a code names (current or replaced label), or None."""
     b = _BINS.c
-    columns = (b.id, b.code, b.quantity, b.location_id, b.work_order_id, b.product_id)
-    found = session.execute(select(*columns).where(b.code == code)).first()
-    if found is None:
-        labels = BinLabel.__table__
-        found = session.execute(select(*columns).join(labels, labels.c.bin_id == b.id)
-                                .where(labels.c.code == code)).first()
-    return found
+    return bins_by_code(session, {code}, b.quantity, b.location_id, b.work_order_id, b.product_id).get(code)
 
 
 def _stored_moves(session, bin_id: int) -> list[_Stored]:
@@ -129,17 +117,18 @@ def _stored_moves(session, bin_id: int) -> list[_Stored]:
     e, t = schema.events.c, _TRANSFERS.c
     rows = session.execute(
         select(t.id, t.number, t.event_id, t.from_location_id, t.seen_bin_version, e.effective_at, e.device_id, e.seq,
-               e.payload, e.exceptions, e.subject)
+               e.payload, e.subject)
         .join(schema.events, e.id == t.event_id)
         .where(t.bin_id == bin_id, t.number.startswith(NUMBER_PREFIX))
     ).all()
+    flags = flags_of(session, [r.event_id for r in rows], MOVE_RULES)
     stored = []
     for r in rows:
-        p = move_shape(r.payload)
-        fact = MoveFact((r.effective_at, r.device_id, r.seq), r.event_id, p["to_location"], p["seen_location"],
+        p = MOVE.validate(r.payload)
+        fact = MoveFact((r.effective_at, r.device_id, r.seq), r.event_id, p["to_location"], p.get("seen_location"),
                         p.get("quantity"), from_ms(r.effective_at))
-        stored.append(_Stored(fact, r.id, r.number, r.from_location_id, r.seen_bin_version, list(r.exceptions or []),
-                              r.subject))
+        stored.append(_Stored(fact, r.id, r.number, r.from_location_id, r.seen_bin_version,
+                              flags.get(r.event_id, []), r.subject))
     return sorted(stored, key=lambda s: s.fact.order)
 
 
@@ -148,11 +137,7 @@ def _held_counts(session, bin_id: int) -> list[HeldCount]:
     c = _COUNTS.c
     rows = session.execute(select(c.counted_at, c.device_id, c.seq, c.quantity)
                            .where(c.bin_id == bin_id, c.outcome != "discrepancy"))
-    return [HeldCount((_ms(r.counted_at), r.device_id, r.seq), r.quantity) for r in rows]
-
-
-def _ms(at: datetime) -> int:
-    return round(at.timestamp() * 1000)
+    return [HeldCount((to_ms(r.counted_at), r.device_id, r.seq), r.quantity) for r in rows]
 
 
 def _flags(verdict: MoveVerdict, fact: MoveFact, bin_code: str, seen_version: int | None) -> list[RuleBroken]:
@@ -223,88 +208,38 @@ def _record_move(session, ctx: HandlerContext, run: set[str]) -> list[RuleBroken
     if not late:  # the bin follows its latest move in the log; an older one arriving late never moves it back
         values.update(location_id=to_id, location_since=fact.at)
     session.execute(update(_BINS).where(b.id == found.id).values(**values))
-    changes = [("bin", found.code, False), ("transfer", number, False)]
     if late:
-        changes += _rejudge(session, ctx, stored, verdicts, places, codes, found.code)
-    record_changes(session, changes, int(time.time() * 1000))
+        _rejudge(session, ctx, stored, verdicts, places, codes, found.code)
     return _flags(verdict, fact, found.code, p["seen_version"])
 
 
 def _rejudge(session, ctx: HandlerContext, stored: list[_Stored], verdicts: dict[str, MoveVerdict],
-             places: dict[str, tuple[int, str]], codes: dict[int, str], bin_code: str) -> list[tuple[str, str, bool]]:
+             places: dict[str, tuple[int, str]], codes: dict[int, str], bin_code: str) -> None:
     """Bring the moves after a late one in line with the log: where each started, and their flags.
 
-    A flag the late move withdraws is closed (naming the late move), one it adds is opened:
-    the office's list says what happened. Return the pull changes (transfers that changed).
+    A flag the late move withdraws is withdrawn (naming the late move), one it adds is raised:
+    the office's list says what happened.
     """
-    x, t = schema.exceptions.c, _TRANSFERS.c
-    starts, closes, opens, rewrites = [], [], [], []
+    t = _TRANSFERS.c
+    starts, withdrawn, raised = [], [], []
     # Only moves after the late one can change (the fold before it is the same); the ones before it
     # may be of this very run, with flags ingest has not written yet.
     after = [s for s in stored if s.fact.order > (ctx.effective_at, ctx.envelope.device_id, ctx.envelope.seq)]
     for s in after:
         verdict = verdicts[s.fact.event_id]
         if codes.get(s.from_location_id) != verdict.from_location:
-            starts.append({"_id": s.transfer_id, "_from": places.get(verdict.from_location, (None,))[0],
-                           "_number": s.number})
+            starts.append({"_id": s.transfer_id, "_from": places.get(verdict.from_location, (None,))[0]})
         new = [f.as_dict() for f in _flags(verdict, s.fact, bin_code, s.seen_version)]
-        old = [f for f in s.flags if f.get("code") in MOVE_RULES]
-        if new == old:
-            continue
-        rewrites.append({"_event": s.fact.event_id,
-                         "_flags": [f for f in s.flags if f.get("code") not in MOVE_RULES] + new})
-        closes.extend({"_event": s.fact.event_id, "_code": f["code"]} for f in old if f not in new)
-        opens.extend({"code": f["code"], "event_id": s.fact.event_id, "quarantine_id": None, "subject": s.subject,
-                      "detail": {k: v for k, v in f.items() if k != "code"}, "created_at": ctx.received_at}
-                     for f in new if f not in old)
+        withdrawn.extend((s.fact.event_id, f["code"]) for f in s.flags if f not in new)
+        raised.extend({"code": f["code"], "event_id": s.fact.event_id, "subject": s.subject,
+                       "detail": {k: v for k, v in f.items() if k != "code"}, "created_at": ctx.received_at}
+                      for f in new if f not in s.flags)
     if starts:
         session.execute(update(_TRANSFERS).where(t.id == bindparam("_id")).values(from_location_id=bindparam("_from")),
-                        [{"_id": r["_id"], "_from": r["_from"]} for r in starts])
-    if closes:
-        session.execute(
-            update(schema.exceptions)
-            .where(x.event_id == bindparam("_event"), x.code == bindparam("_code"), x.resolved_at.is_(None))
-            .values(resolved_at=ctx.effective_at, resolved_by=ctx.actor_id, resolution_event_id=ctx.envelope.id,
-                    resolution_note="a move earlier in the log arrived late"), closes)
-    if opens:
-        session.execute(insert(schema.exceptions), opens)
-    if rewrites:
-        e = schema.events.c
-        session.execute(update(schema.events).where(e.id == bindparam("_event"))
-                        .values(exceptions=bindparam("_flags")), rewrites)
-    return [("transfer", r["_number"], False) for r in starts]
-
-
-def refold_bin_counts(session, bin_id: int, moved_at: datetime | None = None) -> bool:
-    """Fold all a bin's counts again over its transfers; write the outcomes that change and the bin's count state.
-
-    `moved_at` is the time of a transfer about to be written. Return whether this settled a
-    dispute (the bin was disputed and is no longer).
-    """
-    c = _COUNTS.c
-    rows = session.execute(select(c.event_id, c.quantity, c.counted_at, c.device_id, c.seq, c.outcome)
-                           .where(c.bin_id == bin_id)).all()
-    if not rows:
-        return False
-    facts = [CountFact((_ms(r.counted_at), r.device_id, r.seq), r.event_id, r.quantity, r.counted_at) for r in rows]
-    t = _TRANSFERS.c
-    moves = list(session.execute(select(t.created_at).where(t.bin_id == bin_id)).scalars())
-    if moved_at is not None:
-        moves.append(moved_at)
-    state = fold_counts(facts, moves)
-    stored = {r.event_id: r.outcome for r in rows}
-    changed = [{"_event": e, "_outcome": o} for e, o in state.outcomes.items() if stored[e] != o]
-    if changed:
-        session.execute(update(_COUNTS).where(c.event_id == bindparam("_event"))
-                        .values(outcome=bindparam("_outcome")), changed)
-    b = _BINS.c
-    code, disputed = session.execute(select(b.code, b.disputed).where(b.id == bin_id)).one()
-    values: dict[str, Any] = {"disputed": state.disputed}
-    if state.quantity is not None:
-        values.update(quantity=state.quantity, last_counted_at=state.last_counted_at)
-    session.execute(update(_BINS).where(b.id == bin_id).values(**values))
-    record_changes(session, [("bin", code, False)], int(time.time() * 1000))
-    return disputed and not state.disputed
+                        starts)
+    withdraw(session, withdrawn, by_event=ctx.envelope.id, by_actor=ctx.actor_id, at=ctx.effective_at,
+             note="a move earlier in the log arrived late")
+    raise_flags(session, raised)
 
 
 def destinations() -> list[tuple[str, list[Location]]]:
@@ -314,18 +249,22 @@ def destinations() -> list[tuple[str, list[Location]]]:
     return [(kind, [p for p in places if p.kind == kind]) for kind in kinds if any(p.kind == kind for p in places)]
 
 
-def move_from_form(code: str, form) -> dict[str, Any]:
-    """Build a `bin.moved` payload from the bin page's form; raise PayloadInvalid for a field that is wrong."""
-    payload: dict[str, Any] = {"bin_code": code, "to_location": form.get("to_location", "").strip() or None,
-                               "seen_location": form.get("seen_location", "").strip() or None}
-    for name in ("seen_version", "quantity"):
-        text = form.get(name, "").strip()
-        if text:
-            try:
-                payload[name] = int(text)
-            except ValueError:
-                raise PayloadInvalid(name, "must be a whole number") from None
-    payload.setdefault("seen_version", 0)
-    if form.get("note", "").strip():
-        payload["note"] = form["note"].strip()
-    return validate_move(payload)
+MOVED = EventType(
+    name=EVENT_TYPE, version=1, spec=MOVE, check=check_move, handler=handle_move, batch=handle_moves,
+    roles=CAPABILITIES[Can.MOVE_BIN], subject=subject,
+)
+
+AREA = Area(
+    name="moving",
+    kinds=(Kind(MOVED, _l("Move"), "moving/record.html", form_errors={
+        ("to_location", "*"): _l("Choose where the bin goes."),
+        ("quantity", "*"): _l("Enter the number of pieces, from 0 to %(maximum)s."),
+        ("note", "*"): _l("The note is too long."),
+        # Hidden fields the page filled in.
+        ("seen_location", "*"): _l("The page is out of date. Open the bin again."),
+        ("seen_version", "*"): _l("The page is out of date. Open the bin again."),
+        ("bin_code", "*"): _l("The page is out of date. Open the bin again."),
+    }),),
+    flags=(Flag("location_conflict", _l("Bin was not where the device saw it"), "moving/flags/location_conflict.html"),
+           Flag("negative_stock", _l("More pieces moved than the bin held"), "moving/flags/negative_stock.html")),
+)

@@ -1,77 +1,62 @@
-"""Event types of the floor and their handlers: the webapp's side of the sync engine."""
+"""Counting a bin (`bin.counted` v2): its payload, its handler, the refold, the form without JavaScript.
+
+Two counts of one bin within the window with no transfer between must agree, or the bin is
+disputed until a recount (`webapp.domain.counting`). Everything is decided from the log,
+ordered by (effective time, device, seq), whatever order the records arrive in.
+"""
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, insert, select, update
 
-from sync.envelope import SHA256_RE
-from sync.pull import record_changes
-from sync.registry import (
-    EventRegistry, EventType, HandlerContext, PayloadInvalid, RuleBroken, count_field, text_field,
-)
+from sync.registry import EventType, HandlerContext, RuleBroken
+from sync.spec import Choice, Digests, Integer, PayloadSpec, Text
 from webapp.domain.counting import MAX_NOTE, MAX_QUANTITY, CountFact, fold_counts
 from webapp.domain.roles import CAPABILITIES, FLOOR_ROLES, Can, Role
-from webapp.models import Bin, BinLabel, Count, Transfer
-from webapp.services import moves, review
-from webapp.models.types import from_ms
+from webapp.events import Area, Flag, Kind
+from webapp.models import Bin, Count, Transfer
+from webapp.models.types import from_ms, to_ms
+from webapp.services import review
+from webapp.services.bins import bins_by_code
 
-
+EVENT_TYPE = "bin.counted"
 UNITS = ("pcs", "kg")
+MAX_CODE = 40
+
+COUNT_V1 = PayloadSpec((
+    Text("bin_code", required=True, max_length=MAX_CODE, upper=True),
+    Integer("quantity", required=True, maximum=MAX_QUANTITY),
+    Text("note", max_length=MAX_NOTE),
+    Digests("photos", max_items=10),
+), description="a count before units: always in pieces")
+COUNT = PayloadSpec((
+    Text("bin_code", required=True, max_length=MAX_CODE, upper=True, description="the bin's label code"),
+    Integer("quantity", required=True, maximum=MAX_QUANTITY, description="pieces (or kg) in the bin"),
+    Choice("unit", required=True, choices=UNITS, form_default="pcs"),
+    Text("note", max_length=MAX_NOTE),
+    Digests("photos", max_items=10, description="SHA-256 of photos uploaded to /api/v1/blobs"),
+), stored_only=("signer",),
+    description="signer: a second person's badge + PIN proof (README, signing for someone else)")
 
 
-def validate_count(payload: dict[str, Any]) -> dict[str, Any]:
-    """Check a `bin.counted` v2 payload: {bin_code, quantity, unit, note?, photos?}."""
-    code = text_field(payload, "bin_code", required=True, limit=40)
-    quantity = count_field(payload, "quantity", required=True, limit=MAX_QUANTITY)
-    clean: dict[str, Any] = {"bin_code": code.upper(), "quantity": quantity}
-    note = text_field(payload, "note", required=False, limit=MAX_NOTE)
-    if note:
-        clean["note"] = note
-    unit = payload.get("unit")
-    if unit not in UNITS:
-        raise PayloadInvalid("unit", f"must be one of {', '.join(UNITS)}")
-    clean["unit"] = unit
-    photos = payload.get("photos", [])
-    if not isinstance(photos, list) or len(photos) > 10 or not all(isinstance(p, str) and SHA256_RE.match(p)
-                                                                   for p in photos):
-        raise PayloadInvalid("photos", "must be a list of at most 10 SHA-256 digests")
-    if photos:
-        clean["photos"] = photos
-    return clean
+def upgrade_v1(payload: dict[str, Any]) -> dict[str, Any]:
+    """bin.counted v1 had no unit: every v1 count was in pieces."""
+    payload.setdefault("unit", "pcs")
+    return payload
 
 
-def find_bin(session, code: str) -> Bin | None:
-    """Return the bin a code names: its current label, or a replaced label of it."""
-    found = session.execute(select(Bin).where(Bin.code == code)).scalar_one_or_none()
-    if found is None:
-        found = session.execute(
-            select(Bin).join(BinLabel, BinLabel.bin_id == Bin.id).where(BinLabel.code == code)
-        ).scalar_one_or_none()
-    return found
+def subject(payload: dict[str, Any]) -> str:
+    """Return a count's subject: its bin."""
+    return f"bin:{payload['bin_code']}"
 
 
 _BINS = Bin.__table__
 _COUNTS = Count.__table__
-
-
-def _bin_rows(session, codes: set[str]) -> dict[str, Any]:
-    """Return the bins (their count state) that codes name, by their current or a replaced label."""
-    b = _BINS.c
-    columns = (b.id, b.code, b.quantity, b.disputed, b.last_counted_at, b.version)
-    found = {row.code: row for row in session.execute(select(*columns).where(b.code.in_(codes)))}
-    rest = codes - found.keys()
-    if rest:
-        label = BinLabel.__table__.c
-        for row in session.execute(select(label.code.label("label_code"), *columns)
-                                   .join(_BINS, label.bin_id == b.id).where(label.code.in_(rest))):
-            found[row.label_code] = row
-    return found
-
-
 _COUNT_COLUMNS = (_COUNTS.c.event_id, _COUNTS.c.quantity, _COUNTS.c.counted_at, _COUNTS.c.device_id,
                   _COUNTS.c.seq, _COUNTS.c.outcome)
 
@@ -86,8 +71,7 @@ def _latest_counts(session, bin_ids: list[int]) -> dict[int, Any]:
 
 
 def _fact(row) -> CountFact:
-    return CountFact((int(row.counted_at.timestamp() * 1000), row.device_id, row.seq), row.event_id, row.quantity,
-                     row.counted_at)
+    return CountFact((to_ms(row.counted_at), row.device_id, row.seq), row.event_id, row.quantity, row.counted_at)
 
 
 def handle_count(ctx: HandlerContext) -> list[RuleBroken]:
@@ -101,11 +85,14 @@ def handle_counts(session, ctxs: list[HandlerContext]) -> list[list[RuleBroken]]
     The same as recording each count in turn: a count that comes after the bin's latest in
     log order (the usual case) extends the fold by one step; one that arrives late (an
     offline device) refolds the bin's counts. Written as a few set-based SQL statements per
-    run, since this is the hot path of every sync.
+    run, since this is the hot path of every sync. Devices hear of the bins it changes through
+    the change log, which the database writes itself (sync/changelog.py).
     """
     facts = [CountFact((ctx.effective_at, ctx.envelope.device_id, ctx.envelope.seq), ctx.envelope.id,
                        ctx.payload["quantity"], from_ms(ctx.effective_at)) for ctx in ctxs]
-    bins = _bin_rows(session, {ctx.payload["bin_code"] for ctx in ctxs})
+    b = _BINS.c
+    bins = bins_by_code(session, {ctx.payload["bin_code"] for ctx in ctxs},
+                        b.quantity, b.disputed, b.last_counted_at, b.version)
     flags: list[list[RuleBroken]] = [[] for _ in ctxs]
     runs: dict[int, list[int]] = {}  # bin id -> its counts in this run, in arrival order
     for i, ctx in enumerate(ctxs):
@@ -153,7 +140,7 @@ def handle_counts(session, ctxs: list[HandlerContext]) -> list[list[RuleBroken]]
         "seq": ctx.envelope.seq, "counted_at": fact.at, "received_at": from_ms(ctx.received_at),
         "outcome": outcomes.get(ctx.envelope.id, "recorded"), "stocktake_id": None,
     } for ctx, fact in zip(ctxs, facts, strict=True)])
-    c, b = _COUNTS.c, _BINS.c
+    c = _COUNTS.c
     if changed:
         session.execute(update(_COUNTS).where(c.event_id == bindparam("_event"))
                         .values(outcome=bindparam("_outcome")), changed)
@@ -161,8 +148,6 @@ def handle_counts(session, ctxs: list[HandlerContext]) -> list[list[RuleBroken]]
         session.execute(update(_BINS).where(b.id == bindparam("_bin")).values(
             disputed=bindparam("_disputed"), quantity=bindparam("_quantity"), last_counted_at=bindparam("_at"),
             version=bindparam("_version")), bin_rows)
-        codes = sorted(found.code for found in bins.values() if found.id in runs)
-        record_changes(session, [("bin", code, False) for code in dict.fromkeys(codes)], int(time.time() * 1000))
     if closes:
         review.close_for_subjects(session, "count_discrepancy", [
             (f"bin:{code}", fact.event_id, actor_id, fact.order[0], "recount") for code, fact, actor_id in closes])
@@ -213,35 +198,49 @@ class _BinFold:
         return flags, settles
 
 
-def upgrade_count_v1(payload: dict[str, Any]) -> dict[str, Any]:
-    """bin.counted v1 had no unit: every v1 count was in pieces."""
-    payload.setdefault("unit", "pcs")
-    return payload
+def refold_bin_counts(session, bin_id: int, moved_at: datetime | None = None) -> bool:
+    """Fold all a bin's counts again over its transfers; write the outcomes that change and the bin's count state.
+
+    `moved_at` is the time of a transfer about to be written (a move arriving after later
+    counts ends their window). Return whether this settled a dispute (the bin was disputed
+    and is no longer).
+    """
+    c = _COUNTS.c
+    rows = session.execute(select(*_COUNT_COLUMNS).where(c.bin_id == bin_id)).all()
+    if not rows:
+        return False
+    facts = [_fact(r) for r in rows]
+    t = Transfer.__table__.c
+    moves = list(session.execute(select(t.created_at).where(t.bin_id == bin_id)).scalars())
+    if moved_at is not None:
+        moves.append(moved_at)
+    state = fold_counts(facts, moves)
+    stored = {r.event_id: r.outcome for r in rows}
+    changed = [{"_event": e, "_outcome": o} for e, o in state.outcomes.items() if stored[e] != o]
+    if changed:
+        session.execute(update(_COUNTS).where(c.event_id == bindparam("_event"))
+                        .values(outcome=bindparam("_outcome")), changed)
+    b = _BINS.c
+    disputed = session.execute(select(b.disputed).where(b.id == bin_id)).scalar_one()
+    values: dict[str, Any] = {"disputed": state.disputed}
+    if state.quantity is not None:
+        values.update(quantity=state.quantity, last_counted_at=state.last_counted_at)
+    session.execute(update(_BINS).where(b.id == bin_id).values(**values))
+    return disputed and not state.disputed
 
 
-def build_registry() -> EventRegistry:
-    """Return the registry of every event type the floor records."""
-    registry = EventRegistry()
-    registry.register(EventType(
-        name="bin.counted", version=2, handler=handle_count, batch=handle_counts, validate=validate_count,
-        roles=CAPABILITIES[Can.COUNT_BIN], upgrades={1: upgrade_count_v1},
-        subject=lambda p: f"bin:{p['bin_code']}",
-        fields=frozenset({"bin_code", "quantity", "unit", "note", "photos", "signer"}),
-        # A second person confirms the count at a handover (badge + PIN on the counting device).
-        signer_roles=FLOOR_ROLES | {Role.DIRECTOR, Role.ADMIN},
-    ))
-    registry.register(EventType(
-        name=moves.EVENT_TYPE, version=1, handler=moves.handle_move, batch=moves.handle_moves,
-        validate=moves.validate_move, roles=CAPABILITIES[Can.MOVE_BIN], subject=moves.subject,
-        fields=frozenset({"bin_code", "to_location", "seen_location", "seen_version", "quantity", "note"}),
-    ))
-    registry.register(EventType(
-        name="exception.resolved", version=1, handler=review.handle_resolution,
-        validate=review.validate_resolution, roles=CAPABILITIES[Can.REVIEW],
-        subject=lambda p: f"exception:{p['exception_id']}",
-        fields=frozenset({"exception_id", "note"}),
-    ))
-    return registry
+COUNTED = EventType(
+    name=EVENT_TYPE, version=2, spec=COUNT, past_specs={1: COUNT_V1}, upgrades={1: upgrade_v1},
+    handler=handle_count, batch=handle_counts, roles=CAPABILITIES[Can.COUNT_BIN], subject=subject,
+    # A second person confirms the count at a handover (badge + PIN on the counting device).
+    signer_roles=FLOOR_ROLES | {Role.DIRECTOR, Role.ADMIN},
+)
 
-
-registry = build_registry()
+AREA = Area(
+    name="counting",
+    kinds=(Kind(COUNTED, _l("Count"), "counting/record.html",
+                form_errors={("quantity", "*"): _l("Enter the number of pieces, from 0 to %(maximum)s."),
+                             ("note", "*"): _l("The note is too long.")}),),
+    flags=(Flag("count_discrepancy", _l("Count differs from a recent count"), "counting/flags/count_discrepancy.html"),
+           Flag("unknown_bin", _l("Unknown bin"))),
+)
