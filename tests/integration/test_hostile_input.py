@@ -245,3 +245,11 @@ def test_an_import_with_odd_event_items_quarantines_them(device, plant, office_i
     page = office_import([count(device, plant), None, "text", 7, [1, 2]])
     assert page.status_code == 200, page.text
     assert "data-stored>1<" in page.text and "data-quarantined>4<" in page.text
+
+
+@pytest.mark.parametrize("code", ["\x00", "B\x00001", "B" * 101])
+def test_an_event_log_query_no_database_can_read_is_refused_not_a_server_error(client, auth, make_user, code):
+    """Found by schemathesis on PostgreSQL: ?bin_code=%00 raised a DataError (500)."""
+    auth.login(make_user("office").username)
+    reply = client.get("/api/v1/events", query_string={"bin_code": code})
+    assert reply.status_code == 400 and reply.json["error"] == "bad_bin_code"

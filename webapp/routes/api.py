@@ -133,6 +133,8 @@ def pull():
 def events():
     """List stored events (optionally for one bin) with who, device, device time and server time."""
     bin_code = request.args.get("bin_code", "").strip().upper()
+    if not storable_text(bin_code) or len(bin_code) > 100:
+        return error(400, "bad_bin_code", _("That is not a bin code."))
     subject = f"bin:{bin_code}" if bin_code else None
     try:
         limit = max(1, min(int(request.args.get("limit", 200)), 1000))
