@@ -1,22 +1,19 @@
 // @ts-check
 /**
- * The sync panel (<main data-sync-panel>, page /sync, also offline): what this device holds
- * that the server has not confirmed. [data-pending-photos], [data-storage-used],
- * [data-device-id], one row per record in tbody[data-outbox-list] (hiding
- * [data-outbox-empty]), the iPhone/iPad install hint, and [data-export-unsynced] (anywhere
- * on the page). The unsynced count, last sync and "sync now" belong to sync-status.
+ * The sync panel (page /sync, also offline): what this device holds that the server has not confirmed.
+ * The unsynced count, last sync and "sync now" belong to sync-status.
  */
 import { t, typeLabel, flagLabel, pageLanguage } from "../i18n.js";
 import { getMeta, onChange } from "../offline/db.js";
 import { listOnDevice } from "../offline/outbox.js";
 import { countUnconfirmedBlobs } from "../offline/uploads.js";
 import { buildExport } from "../offline/export.js";
+import { pageBuild } from "../offline/build.js";
 import { signatureText } from "../offline/signature-note.js";
 import { toast } from "./sync-status.js";
 
 export const selector = "[data-sync-panel]";
 
-/** Changes after which the panel reads the device database again. */
 const REFRESH_ON = ["saved", "results", "outbox", "blobs", "synced", "session"];
 
 /** @param {Element} panel */
@@ -49,15 +46,13 @@ export function attach(panel) {
   });
 }
 
-/** Export on a tap of [data-export-unsynced], wherever it is. */
 export function start() {
   document.addEventListener("click", async (event) => {
     const button = /** @type {Element} */ (event.target).closest?.("[data-export-unsynced]");
     if (!button || button.hasAttribute("aria-busy")) return;
     button.setAttribute("aria-busy", "true");
     try {
-      const build = document.querySelector('meta[name="shopfloor-build"]')?.getAttribute("content") ?? "";
-      const file = await buildExport({ build });
+      const file = await buildExport({ build: pageBuild() });
       if (!file) {
         toast(t("nothing_to_export"));
         return;
@@ -74,7 +69,6 @@ export function start() {
 }
 
 /**
- * Hand a file to the browser's downloads.
  * @param {string} filename
  * @param {string} text
  */
@@ -87,14 +81,11 @@ function download(filename, text) {
   document.body.append(link);
   link.click();
   link.remove();
-  // Revoking at once can cancel the download in some browsers; a minute is plenty.
+  // Revoking at once can cancel the download in some browsers.
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
-/**
- * One record: "Count #12 · BIN-CODE", when it was saved, and how it stands.
- * @param {import("../offline/outbox.js").OnDevice} item
- */
+/** @param {import("../offline/outbox.js").OnDevice} item */
 function row({ record, state, code }) {
   const tr = document.createElement("tr");
   tr.setAttribute("data-event-id", record.id);
@@ -121,7 +112,6 @@ function row({ record, state, code }) {
   const how = document.createElement("td");
   how.textContent = t(STATE_TEXT[state]);
   if (state === "quarantined" && code) {
-    // The flag's name, the same words the office reads in the review queue (webapp/areas.py).
     const reason = document.createElement("span");
     reason.className = "tag warn";
     reason.dataset.flag = code;
@@ -134,7 +124,6 @@ function row({ record, state, code }) {
   return tr;
 }
 
-/** i18n key of each state's text. */
 const STATE_TEXT = /** @type {Record<import("../offline/outbox.js").DeviceState, string>} */ ({
   pending: "pending",
   quarantined: "quarantined",
@@ -142,7 +131,6 @@ const STATE_TEXT = /** @type {Record<import("../offline/outbox.js").DeviceState,
   "photo-rejected": "photo_rejected",
 });
 
-/** "12.3 MB of 2.1 GB" in the page's language, or "—" where the browser cannot tell. */
 async function storageUsed() {
   try {
     const estimate = await navigator.storage?.estimate?.();
@@ -153,10 +141,7 @@ async function storageUsed() {
   }
 }
 
-/**
- * A size in the largest decimal unit that keeps it at 1 or more ("12.3 MB").
- * @param {number} n bytes
- */
+/** @param {number} n bytes */
 function bytes(n) {
   const units = /** @type {const} */ (["byte", "kilobyte", "megabyte", "gigabyte", "terabyte"]);
   let i = 0;
@@ -172,14 +157,11 @@ function bytes(n) {
   }).format(n);
 }
 
-/**
- * iPhone or iPad Safari in a plain tab: Safari may delete this site's data after a week
- * without a visit unless the app is on the home screen.
- */
+/** iOS Safari in a tab may delete this site's data after a week without a visit. */
 function needsInstallHint() {
   const nav = /** @type {Navigator & {standalone?: boolean}} */ (navigator);
   const ua = nav.userAgent;
-  // iPadOS presents itself as a Mac; only the touch points give it away.
+  // iPadOS presents itself as a Mac.
   const ios = /iPhone|iPad|iPod/.test(ua) || (nav.platform === "MacIntel" && nav.maxTouchPoints > 1);
   const safari = /Safari\//.test(ua) && !/CriOS|FxiOS|EdgiOS|OPiOS|GSA\//.test(ua);
   const standalone = nav.standalone === true || matchMedia("(display-mode: standalone)").matches;

@@ -1,20 +1,14 @@
 // @ts-check
-/**
- * The device database ("shopfloor", IndexedDB via idb) and the change notices that
- * keep every open tab in step with it.
- */
+/** The device database (IndexedDB via idb) and the change notices that keep every tab in step. */
 import { openDB } from "../../vendor/idb-8.0.4.js";
 import { uuid7 } from "./uuid7.js";
 
-/** Reference stores of schema version 1. */
 const FIRST_STORES = ["bins", "operations", "work_orders", "locations", "products"];
-/** Reference stores added in version 3. */
 const THIRD_STORES = ["users", "transfers", "inspections", "settings"];
 
 /** Stores filled by pull; cleared together when the server asks for a reset. */
 export const REFERENCE_STORES = [...FIRST_STORES, ...THIRD_STORES];
 
-/** Key path of each reference store (the key the server's pull names rows by). */
 export const REFERENCE_KEYS = /** @type {Record<string, string>} */ ({
   bins: "code",
   operations: "code",
@@ -27,12 +21,7 @@ export const REFERENCE_KEYS = /** @type {Record<string, string>} */ ({
   settings: "key",
 });
 
-/**
- * Schema versions. Each step only adds; data of every earlier version survives.
- * 1: meta, outbox, sent and the reference stores.
- * 2: blobs (photos by SHA-256); sent gets the indexes "attachments" (multiEntry) and "status".
- * 3: people, open transfers and inspections, plant settings (pulled from the start again).
- */
+/** Schema versions; each step only adds. */
 const DB_VERSION = 3;
 
 /** @typedef {Awaited<ReturnType<typeof openDB>>} ShopfloorDB */
@@ -40,10 +29,7 @@ const DB_VERSION = 3;
 /** @type {Promise<ShopfloorDB> | null} */
 let dbPromise = null;
 
-/**
- * Open (once per page) the device database, creating it on first use.
- * @returns {Promise<ShopfloorDB>}
- */
+/** @returns {Promise<ShopfloorDB>} */
 export function openShopfloorDB() {
   dbPromise ??= openDB("shopfloor", DB_VERSION, {
     upgrade(db, oldVersion, _newVersion, tx) {
@@ -58,21 +44,17 @@ export function openShopfloorDB() {
         for (const name of FIRST_STORES) {
           db.createObjectStore(name, { keyPath: REFERENCE_KEYS[name] });
         }
-        // A new database is a new device: its id, secret and seq counter are born with it,
-        // so a wiped database can never reuse old seqs under the old id (nor claim that id).
+        // A new database is a new device, so a wiped one never reuses old seqs under the old id.
         const meta = tx.objectStore("meta");
         meta.put(crypto.randomUUID?.() ?? uuid7(), "device_id");
         meta.put(newDeviceSecret(), "device_secret");
         meta.put(1, "next_seq");
       }
       if (oldVersion < 2) {
-        // Photos as ArrayBuffer + MIME (never Blob: iOS loses them), named by their SHA-256.
-        // "state" (pending | rejected | confirmed) is indexed because booleans cannot be keys.
+        // Photos as ArrayBuffer + MIME (never Blob: iOS loses them); state is a string: booleans cannot be keys.
         const blobs = db.createObjectStore("blobs", { keyPath: "sha256" });
         blobs.createIndex("state", "state");
         blobs.createIndex("confirmed_at", "confirmed_at");
-        // Which sent events use a photo (records shown as "photo pending"), and which were
-        // quarantined; both built from the sent events a version-1 device already holds.
         const sent = tx.objectStore("sent");
         sent.createIndex("attachments", "attachments", { multiEntry: true });
         sent.createIndex("status", "result.status");
@@ -81,12 +63,12 @@ export function openShopfloorDB() {
         for (const name of THIRD_STORES) {
           db.createObjectStore(name, { keyPath: REFERENCE_KEYS[name] });
         }
-        // The pull cursor is past the changes that made these rows: pull from the start again.
+        // The pull cursor is past the changes that made these rows.
         if (oldVersion >= 1) tx.objectStore("meta").delete("cursor");
       }
     },
     blocking() {
-      // A newer build wants to upgrade the schema: close so it is not blocked; reopen lazily.
+      // A newer build wants to upgrade: close so it is not blocked; reopen lazily.
       dbPromise?.then((db) => db.close());
       dbPromise = null;
     },
@@ -94,15 +76,14 @@ export function openShopfloorDB() {
       dbPromise = null;
     },
   }).catch((error) => {
-    dbPromise = null; // let the next call try again
+    dbPromise = null;
     throw error;
   });
   return dbPromise;
 }
 
 /**
- * A device secret: 32 random bytes as unpadded base64url (43 characters). The server keeps only
- * its hash and re-registers a device id it knows only for the holder of the secret.
+ * 32 random bytes as base64url; the server keeps only its hash.
  * @returns {string}
  */
 function newDeviceSecret() {
@@ -111,8 +92,7 @@ function newDeviceSecret() {
 }
 
 /**
- * This device's secret, made (once) for a device whose database predates secrets. Read and
- * written in one transaction, so two tabs asking at once agree on one secret.
+ * This device's secret, made once (in one transaction, so two tabs agree) if the database predates secrets.
  * @returns {Promise<string>}
  */
 export async function deviceSecret() {
@@ -127,7 +107,6 @@ export async function deviceSecret() {
 }
 
 /**
- * Read one value from the key-value `meta` store.
  * @param {string} key
  * @returns {Promise<any>}
  */
@@ -136,7 +115,6 @@ export async function getMeta(key) {
 }
 
 /**
- * Write one value to the `meta` store.
  * @param {string} key
  * @param {any} value
  */
@@ -144,27 +122,20 @@ export async function setMeta(key, value) {
   await (await openShopfloorDB()).put("meta", value, key);
 }
 
-/**
- * Write several `meta` values in one transaction (all or none).
- * @param {Record<string, any>} entries
- */
+/** @param {Record<string, any>} entries */
 export async function putMeta(entries) {
   const tx = (await openShopfloorDB()).transaction("meta", "readwrite");
   await Promise.all([...Object.entries(entries).map(([key, value]) => tx.store.put(value, key)), tx.done]);
 }
 
-/**
- * Delete keys from the `meta` store in one transaction.
- * @param {...string} keys
- */
+/** @param {...string} keys */
 export async function deleteMeta(...keys) {
   const tx = (await openShopfloorDB()).transaction("meta", "readwrite");
   await Promise.all([...keys.map((key) => tx.store.delete(key)), tx.done]);
 }
 
 /**
- * Run `body` inside `tx` and resolve with its result once the transaction has committed.
- * A JavaScript error in `body` aborts the transaction, so nothing is half-written.
+ * Run `body` in `tx`, resolving once it commits; an error in `body` aborts it.
  * @template T
  * @param {{abort(): void, done: Promise<void>}} tx
  * @param {() => Promise<T>} body
@@ -178,7 +149,7 @@ export async function inTransaction(tx, body) {
       try {
         tx.abort();
       } catch {
-        // already aborted by the failed request
+        // already aborted
       }
       throw error;
     }
@@ -189,13 +160,11 @@ export async function inTransaction(tx, body) {
 
 /** @typedef {{type: string, [field: string]: any}} Change */
 
-// The channel reaches the other tabs; the EventTarget reaches listeners in this tab,
-// which a BroadcastChannel never echoes back to.
+// The channel reaches the other tabs; the EventTarget, this one (a channel never echoes).
 const channel = "BroadcastChannel" in self ? new BroadcastChannel("shopfloor-sync") : null;
 const here = new EventTarget();
 
 /**
- * Tell listeners in this tab and (unless `localOnly`) in every other tab what changed.
  * @param {Change} change
  * @param {{localOnly?: boolean}} [options]
  */
@@ -205,19 +174,18 @@ export function notify(change, { localOnly = false } = {}) {
 }
 
 /**
- * Show or withdraw a message (a key of the i18n strings) in every tab.
+ * Show or withdraw a message (an i18n key) in every tab.
  * @param {string} key
  * @param {boolean} show
- * @param {boolean} [persistent] stays until withdrawn
+ * @param {boolean} [persistent]
  */
 export function notice(key, show, persistent = true) {
   notify({ type: "notice", key, show, persistent });
 }
 
 /**
- * Listen to changes from this tab and the others; returns the function that stops listening.
  * @param {(change: Change, remote: boolean) => void} listener
- * @returns {() => void}
+ * @returns {() => void} stops listening
  */
 export function onChange(listener) {
   /** @param {Event} event */

@@ -1,9 +1,5 @@
 // @ts-check
-/**
- * The push: every pending event of the outbox to the server, in seq order and in batches, each
- * answer applied to the outbox (accepted events move to `sent`, seqs the server says it is
- * missing go back in). The outbox itself (batches, envelopes, applying an answer) is outbox.js.
- */
+/** The push: every pending event of the outbox to the server, in seq order and in batches. */
 import { notice } from "./db.js";
 import { countUnsynced, nextBatch, envelope, applyPushResponse } from "./outbox.js";
 import { pageBuild } from "./build.js";
@@ -11,19 +7,15 @@ import { SyncStop, call } from "./transport.js";
 
 const BATCH = 200;
 
-/** The push under way in this tab, or the last one. */
 const push = {
-  /** The highest seq it has read from the outbox (0: none); it sends every event up to there. */
-  readThrough: 0,
+  readThrough: 0, // the highest seq the push has read from the outbox
 };
 
-/** Whether the outbox holds an event the last push did not read (saved after it looked). */
 export async function savedSincePush() {
   return (await nextBatch(1, push.readThrough)).length > 0;
 }
 
 /**
- * The next batch to push, noting how far the outbox has been read.
  * @param {number} limit
  * @param {number} after
  */
@@ -34,14 +26,7 @@ async function readBatch(limit, after) {
 }
 
 /**
- * Push pending events in seq order, at most 200 at a time (fewer after a 413). Resolves with
- * the photos the server said it is missing, to upload those first.
- *
- * Pushes go one at a time (the server serialises a device's pushes anyway), but writing a
- * response into IndexedDB overlaps the next push: the next batch is read after the last seq
- * sent, and a response is applied only once the one before it has been. A round ends when
- * nothing is left after the last seq sent; another round picks up whatever stayed in the
- * outbox (events the server asked for again, or answered oddly) as long as rounds progress.
+ * Resolves with the photos the server is missing. Applying a response overlaps the next push.
  * @param {string} token
  * @param {string} deviceId
  * @returns {Promise<Set<string>>}
@@ -71,7 +56,7 @@ export async function pushAll(token, deviceId) {
     if (!batch.length) {
       await settle();
       pending = await countUnsynced();
-      // The server kept nothing new (odd, but possible): stop here, the timer tries again.
+      // The server kept nothing new: stop here, the timer tries again.
       if (!progress || pending === 0) return missing;
       after = 0;
       progress = false;
@@ -86,8 +71,7 @@ export async function pushAll(token, deviceId) {
         body: {
           device_id: deviceId,
           build: pageBuild(),
-          // sent_at lets the server measure this device's clock offset; pending feeds its device list.
-          sent_at: Date.now(),
+          sent_at: Date.now(), // for the server to measure this device's clock
           pending,
           events: batch.map(envelope),
         },

@@ -1,15 +1,5 @@
 // @ts-check
-/**
- * The sync loop: register the device, push the outbox, pull reference data, upload photos.
- * It runs from the page, one tab at a time (a Web Lock), on save, at start-up, when the
- * page becomes visible, on `online`, on a tap of [data-sync-now] and on a timer while
- * anything is pending. `navigator.onLine` proves nothing: we always try, and a failure
- * is what "offline" means.
- *
- * This module decides when to sync and what the outcome means; transport.js talks to the
- * API, token.js keeps the device token, push.js pushes the outbox, pull.js and uploads.js
- * do the rest.
- */
+/** The sync loop. `navigator.onLine` proves nothing: we always try, and a failure is "offline". */
 import { getMeta, setMeta, notify, notice, onChange } from "./db.js";
 import { pageUser, countUnsynced } from "./outbox.js";
 import { pullAll } from "./pull.js";
@@ -24,37 +14,25 @@ const TIMER_MS = 15_000;
 /** @typedef {import("./transport.js").ConnectionState} ConnectionState */
 /** @typedef {import("./transport.js").Outcome} Outcome */
 
-/** The loop in this tab. */
 const loop = {
-  /**
-   * The connection state this tab last saw (its own sync, or another tab's).
-   * @type {ConnectionState}
-   */
+  /** @type {ConnectionState} */
   state: "syncing",
-  /** Failed syncs in a row, for the back-off. */
   failures: 0,
-  /** The scheduled retry (a window timer id), 0 when none. */
   retryTimer: 0,
-  /** Retry-After: nothing automatic before this (epoch ms). */
-  holdUntil: 0,
-  /** After 401/403: only a tap or a new page tries again. */
-  waitForPerson: false,
-  /** An event was saved while a sync was under way (its push may have missed it). */
-  again: false,
-  /** @type {Promise<Outcome> | null} the sync under way */
+  holdUntil: 0, // Retry-After: nothing automatic before this
+  waitForPerson: false, // after 401/403: only a tap or a new page tries again
+  again: false, // an event was saved during a sync (its push may have missed it)
+  /** @type {Promise<Outcome> | null} */
   running: null,
-  /** Listeners and the timer are in place. */
   started: false,
 };
 
-/** The connection state this tab last saw (its own sync, or another tab's). */
 export function connectionState() {
   return loop.state;
 }
 
 /**
- * Ask for a sync. Concurrent requests share the run under way; automatic ones respect the
- * back-off and Retry-After, a "manual" one (a person tapped) does not.
+ * Only automatic syncs respect the back-off and Retry-After.
  * @param {string} [reason] save | start | visible | online | timer | retry | background | manual
  * @returns {Promise<Outcome>}
  */
@@ -68,8 +46,7 @@ export function requestSync(reason = "manual") {
   } else if (loop.waitForPerson || (reason !== "retry" && Date.now() < loop.holdUntil)) {
     return Promise.resolve("waiting");
   } else if ((reason === "timer" || reason === "background") && loop.retryTimer) {
-    // Backing off: the scheduled retry will come. (Chromium fires Background Sync at
-    // once whenever it believes it is online, captive portal or not.)
+    // Backing off (Chromium fires Background Sync whenever it believes it is online).
     return Promise.resolve("waiting");
   }
   loop.running ??= underLock(manual).finally(() => {
@@ -79,8 +56,7 @@ export function requestSync(reason = "manual") {
 }
 
 /**
- * Sync while holding the tab-wide lock. Automatic syncs skip when another tab is already
- * syncing (it will see our events too); a person's tap waits its turn.
+ * Automatic syncs skip when another tab holds the lock; a person's tap waits its turn.
  * @param {boolean} wait
  * @returns {Promise<Outcome>}
  */
@@ -92,8 +68,7 @@ async function underLock(wait) {
 }
 
 /**
- * Flush, and flush again while events were saved too late for the push before: one the push
- * sent needs no second round.
+ * Flush again while an event saved during a flush was missed by its push.
  * @returns {Promise<Outcome>}
  */
 async function flushWhileSaved() {
@@ -106,9 +81,7 @@ async function flushWhileSaved() {
   return outcome;
 }
 
-/** Whether an event saved during the last flush is still in the outbox, unseen by its push. */
 async function savedMeanwhile() {
-  // A save heard while this looks is looked for once more.
   while (loop.again) {
     loop.again = false;
     if (await savedSincePush()) return true;
@@ -137,7 +110,6 @@ async function flush() {
 }
 
 /**
- * Decide what a failed sync means for the person and when to try again.
  * @param {unknown} error
  * @returns {Promise<Outcome>}
  */
@@ -159,7 +131,6 @@ async function stopped(error) {
     case "revoked":
       loop.waitForPerson = true;
       setState("online");
-      // Refused for good either way: the records stay here, to be exported for the office.
       notice(stop.taken ? "device_taken" : "device_revoked", true);
       return "revoked";
     case "busy":
@@ -177,11 +148,7 @@ async function stopped(error) {
   }
 }
 
-/**
- * Push every pending event, pull, then upload photos (files after the events that name
- * them); renew an expired device token once. A build the server calls too old (below its
- * min_build) still pushes and uploads, to drain what it holds, but pulls nothing.
- */
+/** A build below min_build still pushes and uploads (to drain the outbox) but pulls nothing. */
 async function pushPullUpload() {
   const deviceId = await getMeta("device_id");
   await withDeviceToken(deviceId, async (token) => {
@@ -193,11 +160,7 @@ async function pushPullUpload() {
   });
 }
 
-/**
- * Pull reference data. A 426 (this build is below the server's min_build) ends the pull
- * quietly: the page shows the warning, and pushing and uploading go on.
- * @param {string} token
- */
+/** @param {string} token */
 async function pullUnlessRefused(token) {
   try {
     await pullAll((cursor) => {
@@ -224,29 +187,23 @@ function setState(next) {
   notify({ type: "state", state: next }); // every tab shows the syncing tab's view
 }
 
-/** Whether events or photos wait to be sent (the timer and Background Sync only run then). */
 async function anythingToSend() {
   return (await countUnsynced()) > 0 || (await uploadsDue()) > 0;
 }
 
-/** Background Sync (Chromium) wakes the worker when the network returns; it asks a page to sync. */
 function registerBackgroundSync() {
   navigator.serviceWorker?.ready
     .then((registration) => /** @type {any} */ (registration).sync?.register("shopfloor-sync"))
     .catch(() => {});
 }
 
-/**
- * Start the loop in this tab: listeners, the timer and a first sync. A save (here or in
- * another tab) is heard as the outbox's "saved" notice: that notice is what syncs it.
- */
 export function startSync() {
   if (loop.started) return;
   loop.started = true;
-  navigator.storage?.persist?.().catch(() => {}); // ask once; the answer changes nothing here
+  navigator.storage?.persist?.().catch(() => {});
   onChange((change, remote) => {
     if (change.type === "saved") {
-      // A sync already under way may have read the outbox before this event: it looks again at its end.
+      // A sync under way may have read the outbox before this event: it looks again.
       if (loop.running) loop.again = true;
       else requestSync("save");
     } else if (change.type === "state" && remote) {

@@ -1,17 +1,11 @@
 // @ts-check
-/**
- * The device token: registering this device with the server (its id, its secret and the last
- * token), keeping the token the server gives in the `meta` store, and registering again when it
- * expires, is refused or belongs to another user. A registration the server refuses with 409
- * (device_taken: the id is another device's) ends as a SyncStop "revoked" with `taken`.
- */
+/** The device token: registering the device and keeping the token the server gives. */
 import { getMeta, putMeta, deleteMeta, deviceSecret } from "./db.js";
 import { pageUser } from "./outbox.js";
 import { SyncStop, call } from "./transport.js";
 
 /**
- * Run `work` with the device token; when the server refuses the token (401) on a signed-in page,
- * register again and run `work` once more: the cookie session can always get a fresh token.
+ * On a 401, a signed-in page registers again and runs `work` once more.
  * @template T
  * @param {string} deviceId
  * @param {(token: string) => Promise<T>} work
@@ -33,9 +27,8 @@ export async function withDeviceToken(deviceId, work) {
 }
 
 /**
- * The device token to push with. A signed-in page (re)registers the device when there is
- * no token, it has expired, or it belongs to another user (a shift change); an offline
- * shell has no session, so it can only use the stored token.
+ * A signed-in page registers when the token is missing, expired or another user's (a shift
+ * change); an offline shell can only use the stored token.
  * @param {string} deviceId
  * @param {boolean} renew
  * @returns {Promise<string>}
@@ -49,7 +42,7 @@ async function deviceToken(deviceId, renew) {
   ]);
   const expired = typeof expiresAt === "number" && expiresAt <= Date.now();
   if (user && (renew || !token || tokenUserId !== user.id || expired)) {
-    // The secret (or the last token the server gave) proves this is the device that registered the id.
+    // The secret (or the last token) proves this is the device that registered the id.
     const device = await call("POST", "/devices", {
       body: {
         device_id: deviceId,
@@ -72,10 +65,7 @@ async function deviceToken(deviceId, renew) {
   return token;
 }
 
-/**
- * A name for this device in the office's device list.
- * @param {string} deviceId
- */
+/** @param {string} deviceId */
 function deviceLabel(deviceId) {
   const platform = /** @type {any} */ (navigator).userAgentData?.platform || navigator.platform || "device";
   return `${platform} ${String(deviceId).slice(0, 8)}`;

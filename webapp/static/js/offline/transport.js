@@ -1,10 +1,5 @@
 // @ts-check
-/**
- * How the sync loop talks to the API: one request with the device token or the cookie session,
- * under a timeout; what every way a request can end means (a SyncStop: offline, busy, auth,
- * revoked, too large, too old), Retry-After included; the back-off between tries; and what the
- * answers say on the side (the server's clock, the builds it accepts).
- */
+/** The API calls of the sync: requests under a timeout, every ending as a SyncStop, the back-off. */
 import { notice } from "./db.js";
 import { noteServerBuilds } from "./build.js";
 
@@ -15,22 +10,11 @@ const BACKOFF_MAX_MS = 5 * 60_000;
 const BUSY_MS = 1_500;
 
 /** @typedef {"online" | "offline" | "syncing"} ConnectionState */
-/**
- * How a sync ended: ok; offline (network, 5xx, captive portal, 429/503); busy (another
- * push in flight, or another tab holds the lock); auth (sign in again); revoked.
- * @typedef {"ok" | "offline" | "busy" | "auth" | "revoked" | "waiting"} Outcome
- */
-/**
- * One request to the API under the device token, for the uploads (see uploads.js).
- * @typedef {import("./uploads.js").Send} Send
- */
+/** @typedef {"ok" | "offline" | "busy" | "auth" | "revoked" | "waiting"} Outcome */
 
 /**
- * Why a sync stopped early, and when to try again.
- * - retryIn: ms until the next try (else the back-off decides)
- * - honour: retryIn is the server's Retry-After: no automatic try before then
- * - unasked: decided on the device, without hearing from the server
- * - taken: registration refused: the server knows this device id as another device's
+ * Why a sync stopped. honour: retryIn is a Retry-After; unasked: the server was not asked;
+ * taken: the server knows this device id as another device's.
  */
 export class SyncStop extends Error {
   /**
@@ -47,49 +31,36 @@ export class SyncStop extends Error {
   }
 }
 
-/** What the answers said on the side, across calls. */
 const heard = {
-  /**
-   * Whether this build is too old, by the last answer since `listenForBuilds` that said
-   * (undefined: none said anything about builds).
-   * @type {boolean | undefined}
-   */
+  /** @type {boolean | undefined} */
   tooOld: undefined,
-  /** Whether the device clock is off the server's (the warning is showing). */
   clockOff: false,
 };
 
-/** Forget what earlier answers said about this build: a new sync listens afresh. */
 export function listenForBuilds() {
   heard.tooOld = undefined;
 }
 
-/** What the answers since `listenForBuilds` said about this build (undefined: nothing). */
 export function saidTooOld() {
   return heard.tooOld;
 }
 
-/**
- * Content of a <meta name> the server put in the page.
- * @param {string} name
- */
+/** @param {string} name */
 function head(name) {
   return document.querySelector(`meta[name="${name}"]`)?.getAttribute("content") ?? "";
 }
 
 /**
- * One JSON call to the API. Resolves with the parsed body of a 2xx JSON answer; every other
- * ending is a SyncStop saying what to do about it.
  * @param {string} method
- * @param {string} path under the API base
- * @param {{body?: unknown, token?: string, session?: boolean}} options `session`: cookie + CSRF
+ * @param {string} path
+ * @param {{body?: unknown, token?: string, session?: boolean}} options
  * @returns {Promise<any>}
  */
 export async function call(method, path, { body, token, session = false }) {
   /** @type {Record<string, string>} */
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  // The timeout covers reading the body too: a stalled answer is no answer.
+  // The timeout covers reading the body too.
   const abort = new AbortController();
   const timeout = setTimeout(() => abort.abort(), TIMEOUT_MS);
   const sentAt = Date.now();
@@ -105,7 +76,6 @@ export async function call(method, path, { body, token, session = false }) {
     if (status === 409) throw new SyncStop("busy", { retryIn: afterBusy() });
     if (status === 413) throw new SyncStop("too_large");
     if (status === 426) {
-      // Below the server's min_build: keep what the refusal says, for the page to show.
       heard.tooOld = await noteServerBuilds(await response.json().catch(() => ({})));
       throw new SyncStop("too_old");
     }
@@ -114,7 +84,7 @@ export async function call(method, path, { body, token, session = false }) {
     try {
       data = await response.json();
     } catch {
-      throw new SyncStop("offline"); // a 200 that is not JSON (a captive portal), or our timeout
+      throw new SyncStop("offline"); // not JSON (a captive portal), or our timeout
     }
     if (!data || typeof data !== "object") throw new SyncStop("offline");
     checkClock(data.server_now, sentAt, Date.now());
@@ -126,13 +96,10 @@ export async function call(method, path, { body, token, session = false }) {
 }
 
 /**
- * One request to the API. Throws a SyncStop for what ends every kind of call (no network
- * or our timeout, 401, 403, 429/503, 5xx, a redirect to the login page); resolves with the
- * response otherwise, for the caller to read its status.
  * @param {string} method
- * @param {string} path under the API base
+ * @param {string} path
  * @param {{headers?: Record<string, string>, body?: BodyInit, token?: string, session?: boolean,
- *   timeout?: number, signal?: AbortSignal}} options `signal`: the caller's own timeout instead of `timeout`
+ *   timeout?: number, signal?: AbortSignal}} options `signal` replaces `timeout`
  * @returns {Promise<Response>}
  */
 export async function send(method, path, { headers = {}, body, token, session = false, timeout = TIMEOUT_MS, signal }) {
@@ -153,7 +120,7 @@ export async function send(method, path, { headers = {}, body, token, session = 
         signal: signal ?? abort.signal,
       });
     } catch {
-      throw new SyncStop("offline"); // network error or our timeout
+      throw new SyncStop("offline");
     }
     const status = response.status;
     if (status === 401) throw new SyncStop("auth");
@@ -161,13 +128,12 @@ export async function send(method, path, { headers = {}, body, token, session = 
       const wait = retryAfter(response.headers.get("Retry-After"));
       throw new SyncStop("offline", { retryIn: wait, honour: wait !== undefined });
     }
-    // Registering: 409 means this id is another device's (the server wants its secret).
+    // Registering (the cookie session): 409 is device_taken; 400/403, a stale CSRF token or session.
     if (session && status === 409) throw new SyncStop("revoked", { taken: true });
-    // Registering with the cookie session: 400/403 mean a stale CSRF token or session.
     if (session && status >= 400 && status < 500) throw new SyncStop("auth");
     if (status === 403) throw new SyncStop("revoked");
     if (status >= 500) throw new SyncStop("offline");
-    // Redirected to one of our pages: the login page, so the session is gone.
+    // Redirected to our login page.
     if (response.redirected && new URL(response.url).origin === location.origin) {
       throw new SyncStop("auth");
     }
@@ -178,17 +144,15 @@ export async function send(method, path, { headers = {}, body, token, session = 
 }
 
 /**
- * The uploads' way to the API: `send` with the device token.
  * @param {string} token
- * @returns {Send}
+ * @returns {import("./uploads.js").Send}
  */
 export function sender(token) {
   return (method, path, { headers, body, timeout } = {}) => send(method, path, { headers, body, timeout, token });
 }
 
 /**
- * Warn (persistently) while the device clock is more than 2 minutes off the server's.
- * @param {unknown} serverNow epoch ms
+ * @param {unknown} serverNow
  * @param {number} sentAt
  * @param {number} receivedAt
  */
@@ -202,7 +166,6 @@ function checkClock(serverNow, sentAt, receivedAt) {
 }
 
 /**
- * Retry-After as milliseconds: delta-seconds or an HTTP date.
  * @param {string | null} value
  * @returns {number | undefined}
  */
@@ -213,22 +176,18 @@ function retryAfter(value) {
 }
 
 /**
- * `ms` give or take 30%, so devices that failed together do not all retry together.
+ * ±30%, so devices that failed together do not retry together.
  * @param {number} ms
  */
 function jitter(ms) {
   return Math.round(ms * (0.7 + Math.random() * 0.6));
 }
 
-/** How long to wait when another push (or another tab's sync) was under way. */
 export function afterBusy() {
   return jitter(BUSY_MS);
 }
 
-/**
- * How long to wait after the `failures`-th failure in a row: doubling from 1 s up to 5 minutes.
- * @param {number} failures 1 or more
- */
+/** @param {number} failures */
 export function backoff(failures) {
   return jitter(Math.min(BACKOFF_FIRST_MS * 2 ** (failures - 1), BACKOFF_MAX_MS));
 }
