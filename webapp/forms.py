@@ -8,6 +8,7 @@ shown again with 422 and what was typed), and gives templates the limits to put 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from flask_babel import format_decimal
@@ -74,6 +75,7 @@ def messages(event_type: str, exc: FormInvalid) -> dict[str, str]:
     return {name: error_text(event_type, error) for name, error in exc.errors.items()}
 
 
+@lru_cache(maxsize=256)
 def limits(event_type: str, field: str, *only: str) -> Markup:
     """Return the HTML attributes that put a field's limits on its input (required, min, max, maxlength).
 

@@ -20,26 +20,33 @@ from webapp.services.records import events_for
 def bins_by_code(session, codes: set[str] | list[str], *columns) -> dict[str, Any]:
     """Return rows of the bins that codes name (by current or replaced label), keyed by the code asked.
 
-    `columns` are Bin columns to read, or `Bin` itself for the ORM object (`row.Bin`); a row always
-    has `id` and `code` (the bin's current code).
+    `columns` are Bin columns to read; a row always has `id` and `code` (the bin's current code).
     """
     b = Bin.__table__.c
-    wanted = [b.id, b.code, *[c for c in columns if getattr(c, "key", None) not in ("id", "code")]]
+    wanted = [b.id, b.code, *[c for c in columns if c.key not in ("id", "code")]]
     codes = set(codes)
     found = {row.code: row for row in session.execute(select(*wanted).where(b.code.in_(codes)))}
     rest = codes - found.keys()
     if rest:
-        label = BinLabel.__table__.c
-        for row in session.execute(select(label.code.label("label_code"), *wanted)
-                                   .join(Bin.__table__, label.bin_id == b.id).where(label.code.in_(rest))):
-            found[row.label_code] = row
+        found.update(_by_replaced_label(session, rest, wanted))
     return found
 
 
+def _by_replaced_label(session, codes: set[str], wanted: list) -> dict[str, Any]:
+    """Rows (of `wanted`) of the bins that once carried these labels, keyed by the label's code."""
+    label = BinLabel.__table__.c
+    rows = session.execute(select(label.code.label("label_code"), *wanted)
+                           .join(Bin.__table__, label.bin_id == Bin.__table__.c.id).where(label.code.in_(codes)))
+    return {row.label_code: row for row in rows}
+
+
 def find_bin(code: str) -> Bin | None:
-    """Return the bin a code names (its current label, or a replaced label of it)."""
-    row = bins_by_code(db.session, {code}, Bin).get(code)
-    return row.Bin if row is not None else None
+    """Return the bin a code names (its current label, or a replaced label of it), as the ORM object."""
+    found = db.session.execute(select(Bin).where(Bin.code == code)).scalar_one_or_none()
+    if found is None:
+        row = _by_replaced_label(db.session, {code}, [Bin]).get(code)
+        found = row.Bin if row is not None else None
+    return found
 
 
 @dataclass
