@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sync.envelope import MAX_INT32, MAX_SAFE_INTEGER, EnvelopeError
+from sync.envelope import MAX_INT32, MAX_SAFE_INTEGER, EnvelopeError, storable_text
 
 SHA256_PATTERN = "^[0-9a-f]{64}$"
 _SHA256 = re.compile(SHA256_PATTERN)
@@ -81,7 +81,7 @@ class Text(Field):
         return value is None or (isinstance(value, str) and not value.strip())
 
     def check(self, value: Any) -> Any:
-        if not isinstance(value, str):
+        if not isinstance(value, str) or not storable_text(value):  # U+0000 or a lone surrogate: no database keeps it
             raise self._invalid("must be text", "text")
         if len(value) > self.max_length:
             raise self._invalid(f"must be at most {self.max_length} characters", "max_length",
@@ -189,7 +189,8 @@ class TextList(Field):
 
     def check(self, value: Any) -> Any:
         if (not isinstance(value, list) or not 1 <= len(value) <= self.max_items
-                or not all(isinstance(v, str) and v.strip() and len(v) <= self.max_length for v in value)):
+                or not all(isinstance(v, str) and v.strip() and len(v) <= self.max_length and storable_text(v)
+                           for v in value)):
             raise self._invalid(f"must be a list of 1 to {self.max_items} texts of at most {self.max_length} "
                                 "characters", "list", max_items=self.max_items, max_length=self.max_length)
         cleaned = [v.strip().upper() if self.upper else v.strip() for v in value]
@@ -250,52 +251,54 @@ class PayloadSpec:
                 return f
         raise KeyError(name)
 
+    @staticmethod
+    def _one(f: Field, value: Any) -> tuple[bool, Any]:
+        """Check one field's value: (present, cleaned value); raise PayloadInvalid."""
+        if f.empty(value):
+            if f.required:
+                raise PayloadInvalid(f.name, "is required", "required")
+            return False, None
+        return True, f.check(value)
+
     def validate(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """Return the payload cleaned (known fields; optional ones absent when empty), or raise PayloadInvalid."""
         if not isinstance(payload, Mapping):
             raise PayloadInvalid("payload", "must be an object", "shape")
         clean: dict[str, Any] = {}
         for f in self.fields:
-            value = payload.get(f.name)
-            if f.empty(value):
-                if f.required:
-                    raise PayloadInvalid(f.name, "is required", "required")
-                continue
-            clean[f.name] = f.check(value)
+            present, value = self._one(f, payload.get(f.name))
+            if present:
+                clean[f.name] = value
         return clean
 
     def from_form(self, form: Mapping[str, str], fixed: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Return the payload a form posted without JavaScript describes, validated.
 
         `fixed` are values the route sets itself (the bin from the URL, say); the form cannot
-        override them. Raise `FormInvalid` with every field that is wrong.
+        override them. Raise `FormInvalid` with every field that is wrong, not only the first.
         """
-        fixed = dict(fixed or {})
-        payload: dict[str, Any] = {}
+        fixed = fixed or {}
+        clean: dict[str, Any] = {}
         errors: dict[str, PayloadInvalid] = {}
         for f in self.fields:
             if f.name in fixed:
-                payload[f.name] = fixed[f.name]
-                continue
-            text = form.get(f.name)
-            if text is None:
-                if f.form_default is not None:
-                    payload[f.name] = f.form_default
-                continue
+                value = fixed[f.name]
+            elif f.name in form:
+                value = form[f.name]
+            else:
+                value = f.form_default
             try:
-                payload[f.name] = f.parse_form(text)
+                if isinstance(value, str) and f.name not in fixed:
+                    value = f.parse_form(value)
+                present, value = self._one(f, value)
             except PayloadInvalid as exc:
                 errors[f.name] = exc
-        for f in self.fields:  # each field checked on its own, so every error is said at once
-            if f.name in errors:
                 continue
-            try:
-                PayloadSpec((f,)).validate({f.name: payload.get(f.name)})
-            except PayloadInvalid as exc:
-                errors[f.name] = exc
+            if present:
+                clean[f.name] = value
         if errors:
             raise FormInvalid(errors)
-        return self.validate(payload)
+        return clean
 
     def json_schema(self) -> dict[str, Any]:
         """Return the payload's JSON Schema (for the OpenAPI document)."""

@@ -44,10 +44,9 @@ def error_text(event_type: str, exc: PayloadInvalid) -> str:
         field: Field | None = kind.type.spec.field(exc.field) if kind.type.spec else None
     except KeyError:
         field = None
-    rule = getattr(exc, "rule", "invalid")
-    text = (kind.form_errors.get((exc.field, rule)) or kind.form_errors.get((exc.field, "*"))
-            or GENERIC.get(rule) or INVALID)
-    params = {**_limits(field), **getattr(exc, "params", {})}
+    text = (kind.form_errors.get((exc.field, exc.rule)) or kind.form_errors.get((exc.field, "*"))
+            or GENERIC.get(exc.rule) or INVALID)
+    params = {**_limits(field), **exc.params}
     shown = {k: format_decimal(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in params.items()}
     try:
         return str(text) % shown

@@ -99,3 +99,22 @@ def test_records_and_flags_show_through_their_partials(client, auth, make_user, 
     review = client.get("/office/review").text
     assert "Earlier count" in review and "<strong>30</strong>" in review and "This count" in review
     assert "Count differs from a recent count" in client.get("/office/events").text
+
+
+def test_hostile_form_values_get_a_clear_422_and_record_nothing(app, client, auth, make_user, plant):
+    auth.login(make_user("clerk").username)
+    code = plant["codes"][0]
+    for form, field in (({"quantity": "5", "note": "bad\x00note"}, "note"),
+                        ({"quantity": "9" * 5000}, "quantity"),
+                        ({"quantity": "1e3"}, "quantity"),
+                        ({"quantity": "5", "unit": "tonnes"}, "unit")):
+        reply = client.post(f"/b/{code}/count", data={**form, "csrf_token": auth.csrf(f"/b/{code}")})
+        assert reply.status_code == 422 and f'data-error-for="{field}"' in reply.text, form
+    moved = client.post(f"/b/{code}/move", data={"to_location": "L-OP20\x00", "seen_version": "x" * 50,
+                                                  "csrf_token": auth.csrf(f"/b/{code}")})
+    assert moved.status_code == 422 and 'data-error-for="seen_version"' in moved.text
+    auth.logout()
+    auth.login(make_user("office").username)
+    closed = client.post("/office/review/1/resolve", data={"note": "ok\x00", "csrf_token": auth.csrf("/office/review")})
+    assert closed.status_code == 422
+    assert _stored(app) == 0
