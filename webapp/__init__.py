@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from flask import Flask, g, render_template, request, session, url_for
@@ -81,9 +82,9 @@ def create_app(config: object | None = None) -> Flask:
     app.before_request(authenticate_api)  # first: who is calling the API, then may they
     app.before_request(check_access)
 
-    from webapp.routes import account, admin, api, auth, blobs, counting, floor, moving, office, pwa
+    from webapp.routes import account, admin, api, auth, blobs, counting, floor, moving, office, pwa, transfers
 
-    for module in (auth, account, floor, counting, moving, office, admin, pwa, api, blobs):
+    for module in (auth, account, floor, counting, moving, transfers, office, admin, pwa, api, blobs):
         app.register_blueprint(module.bp)
     from webapp.routes import labels as label_pages
     app.register_blueprint(label_pages.bp)
@@ -117,7 +118,9 @@ def create_app(config: object | None = None) -> Flask:
     def inject_globals():
         return {"build": app.config["BUILD"], "device_build": app.config["DEVICE_BUILD"],
                 "current_locale": str(get_locale()),
-                "role_name": names.role_name, "local_name": names.local_name,
+                "role_name": names.role_name, "local_name": names.local_name, "step_name": names.step_name,
+                "verdict_name": names.verdict_name, "slip_statuses": names.SLIP_STATUSES,
+                "signature_states": names.SIGNATURE_STATES, "verifications": names.VERIFICATIONS,
                 "kind_names": names.LOCATION_KINDS, "outcome_names": names.COUNT_OUTCOMES,
                 "transfer_kind_names": names.TRANSFER_KINDS, "inspection_kind_names": names.INSPECTION_KINDS}
 
@@ -155,6 +158,11 @@ def create_app(config: object | None = None) -> Flask:
         if isinstance(value, int):
             value = from_ms(value)
         return format_datetime(value, "short")
+
+    @app.template_filter("iso_when")
+    def iso_when(value: str | None) -> str:
+        """Format an ISO 8601 time (as the API gives it) like `when`."""
+        return when(datetime.fromisoformat(value)) if value else ""
 
     @app.template_filter("ago")
     def ago(value) -> str:

@@ -37,6 +37,36 @@ INSPECTION_KINDS = {
     "final": _l("Final inspection (AQL sampling)"),
 }
 
+STEP_NAMES = {
+    "clerk": _l("Transfer clerk: quantity"),
+    "inspector": _l("Inspector: quality"),
+    "operator": _l("Upstream operator: releases"),
+    "receiver": _l("Downstream receiver: accepts"),
+}
+
+VERDICTS = {"pass": _l("Pass"), "fail": _l("Fail")}
+
+SLIP_STATUSES = {
+    "open": _l("Waiting for signatures"),
+    "discrepancy": _l("Quantity differs: waiting for an explanation"),
+    "refused": _l("Refused"),
+    "complete": _l("Complete"),
+}
+
+SIGNATURE_STATES = {
+    "valid": _l("valid"),
+    "void": _l("void: the slip changed after it"),
+    "out_of_order": _l("out of order"),
+    "replaced": _l("replaced by a later signature"),
+    "pending": _l("slip not received yet"),
+}
+
+VERIFICATIONS = {
+    "device_user": _l("signed in on this device"),
+    "badge_pin": _l("badge and PIN"),
+    "unverified": _l("not verified"),
+}
+
 COUNT_OUTCOMES = {
     "recorded": _l("recorded"),
     "confirmed": _l("confirmed"),
@@ -54,4 +84,16 @@ def local_name(thing) -> str:
     """Return a thing's name in the current language (things with name_zh and name_en)."""
     if thing is None:
         return ""
+    if isinstance(thing, dict):  # a place or a product as the API shows it
+        return thing["name_zh"] if str(get_locale()).startswith("zh") else thing["name_en"]
     return thing.name_zh if str(get_locale()).startswith("zh") else thing.name_en
+
+
+def step_name(step: str) -> str:
+    """Return the translated name of a slip's step."""
+    return str(STEP_NAMES.get(step, step))
+
+
+def verdict_name(verdict: str) -> str:
+    """Return the translated name of an inspector's verdict."""
+    return str(VERDICTS.get(verdict, verdict))

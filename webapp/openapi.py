@@ -161,6 +161,17 @@ OPENAPI = {
                     "parameters": [{"name": "thumb", "in": "query", "schema": {"type": "string", "enum": ["1"]}}],
                     "responses": {"200": {"description": "image"}, "404": {"description": "not held"}}},
         },
+        "/api/v1/transfers/{transfer_id}": {"get": {
+            "summary": "A transfer slip as its log says it is now",
+            "parameters": [{"name": "transfer_id", "in": "path", "required": True,
+                            "schema": {"type": "string", "maxLength": 36}}],
+            "responses": {"200": {"description": "status (open, discrepancy, refused, complete), content, "
+                                                 "content_hash, quantity, quantity_received, scrap_quantity, bins, "
+                                                 "from, to, next_step, signatures (step, signer, quantity, verdict, "
+                                                 "signed_at, device_id, verification, state), explanation, "
+                                                 "written_off, refusal, flags"},
+                          "404": {"description": "unknown_transfer", **_json(_error)}},
+        }},
         "/api/v1/events": {"get": {
             "summary": "Stored events for the office",
             "parameters": [{"name": "bin_code", "in": "query", "schema": {"type": "string"}},

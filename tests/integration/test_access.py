@@ -11,6 +11,9 @@ EVERYONE = set(ALL_ROLES)
 REVIEWERS = {"office", "director", "admin"}
 ADMINS = {"admin"}
 PUBLIC = "public"
+EXPLAINERS = {"operator", "inspector", "director", "admin"}
+REFUSERS = {"clerk", "receiver", "director", "admin"}
+SLIP = "/slips/00000000-0000-4000-8000-000000000000"
 
 # endpoint: (method, path, who may use it)
 TABLE = {
@@ -22,6 +25,14 @@ TABLE = {
     "floor.bin_page": ("GET", "/b/{code}", EVERYONE),
     "counting.count_bin": ("POST", "/b/{code}/count", COUNTERS),
     "moving.move_bin": ("POST", "/b/{code}/move", MOVERS),
+    "transfers.slip_page": ("GET", SLIP, EVERYONE),
+    "transfers.slip_pdf_page": ("GET", SLIP + ".pdf", EVERYONE),
+    "transfers.explain": ("POST", SLIP + "/explain", EXPLAINERS),
+    "transfers.write_off": ("POST", SLIP + "/write-off", REVIEWERS),
+    "transfers.refuse": ("POST", SLIP + "/refuse", REFUSERS),
+    "transfers.office_slips": ("GET", "/office/slips", OFFICE),
+    "transfers.my_slips": ("GET", "/slips/mine", EVERYONE),
+    "api.transfer": ("GET", "/api/v1/transfers/00000000-0000-4000-8000-000000000000", EVERYONE),
     "office.dashboard": ("GET", "/office/", OFFICE),
     "office.bins": ("GET", "/office/bins", OFFICE),
     "office.events": ("GET", "/office/events", OFFICE),

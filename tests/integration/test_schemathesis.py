@@ -61,7 +61,7 @@ def test_no_operation_answers_a_server_error(api):
     schema, device, credentials = api
     ran: Counter[tuple[str, str, int]] = Counter()
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 9
+    assert len(operations) == 10
     for operation in operations:
         # A device registers from a signed-in session; everything else is called with its token.
         how = credentials["session" if operation.label == "POST /api/v1/devices" else "bearer"]

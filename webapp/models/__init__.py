@@ -6,10 +6,10 @@ from webapp.models.orders import WorkOrder
 from webapp.models.people import LoginSession, RoleSpan, StaffBadge, User
 from webapp.models.plant import Location, Operation, Plant, Product, Route, RouteStep, SpecGroup, Workshop
 from webapp.models.quality import Defect, Inspection, Setting
-from webapp.models.transfers import Signature, SlipBook, Transfer, WarehouseSlip
+from webapp.models.transfers import Signature, SlipBook, Transfer, TransferBin, TransferLog, WarehouseSlip
 
 __all__ = [
     "Attachment", "Bin", "BinLabel", "Blob", "Count", "Defect", "Inspection", "Location", "LoginSession", "Operation",
     "Plant", "Product", "RoleSpan", "Route", "RouteStep", "Setting", "Signature", "SlipBook", "SpecGroup", "StaffBadge",
-    "Stocktake", "Transfer", "User", "WarehouseSlip", "WorkOrder", "Workshop",
+    "Stocktake", "Transfer", "TransferBin", "TransferLog", "User", "WarehouseSlip", "WorkOrder", "Workshop",
 ]

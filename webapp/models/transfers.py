@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -14,7 +14,7 @@ class Transfer(db.Model):
 
     __tablename__ = "transfers"
     KINDS = ("next_operation", "waiting", "warehouse", "return")
-    STATUSES = ("open", "complete", "refused", "held")
+    STATUSES = ("open", "discrepancy", "complete", "refused")
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str] = mapped_column(String(40), unique=True)
     event_id: Mapped[str | None] = mapped_column(String(36), unique=True)  # the event that opened it
@@ -34,12 +34,50 @@ class Transfer(db.Model):
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     completed_at = mapped_column(UTCDateTime)
+    # A signed slip (transfer.opened …): what the signatures sign, and how it stands (webapp/services/transfers.py).
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    quantity_received: Mapped[int | None] = mapped_column(Integer)  # the receiver's count
+    scrap_quantity: Mapped[int | None] = mapped_column(Integer)  # a difference the statistician wrote off
+    custodian_id: Mapped[int | None] = mapped_column(Integer)  # in whose keeping (the waiting area, §3.3)
+    moved_event_id: Mapped[str | None] = mapped_column(String(36))  # the event whose log order moved the bins
+    refused_reason: Mapped[str | None] = mapped_column(Text)
     bin = relationship("Bin")
     work_order = relationship("WorkOrder")
     product = relationship("Product")
     from_location = relationship("Location", foreign_keys=[from_location_id])
     to_location = relationship("Location", foreign_keys=[to_location_id])
     signatures = relationship("Signature", order_by="Signature.signed_at", back_populates="transfer")
+
+
+class TransferBin(db.Model):
+    """A bin on a slip (a slip carries one or more bins of one part)."""
+
+    __tablename__ = "transfer_bins"
+    __table_args__ = (UniqueConstraint("transfer_id", "bin_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    transfer_id: Mapped[int] = mapped_column(ForeignKey("transfers.id"), index=True)
+    bin_id: Mapped[int] = mapped_column(ForeignKey("bins.id"), index=True)
+
+
+class TransferLog(db.Model):
+    """A slip's events as handled, in the log's order keys: what its state is folded from.
+
+    Kept apart from `sync_events` so that a fold sees only the events already handled (a push
+    stores a batch's events before it handles them). `effective_at` is the log's order key
+    (epoch ms, as in sync_events); `person_id` and `role`: the signer for a signature, else the actor.
+    """
+
+    __tablename__ = "transfer_log"
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    slip_id: Mapped[str] = mapped_column(String(36), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # opened | signed | explained | refused | written_off
+    effective_at: Mapped[int] = mapped_column(BigInteger)
+    device_id: Mapped[str] = mapped_column(String(36))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    person_id: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str | None] = mapped_column(String(20))
+    verification: Mapped[str] = mapped_column(String(20))  # device_user | badge_pin | unverified
+    payload = mapped_column(JSON, nullable=False)
 
 
 class SlipBook(db.Model):
@@ -92,5 +130,9 @@ class Signature(db.Model):
     image_sha256: Mapped[str | None] = mapped_column(String(64))  # the drawn signature
     device_id: Mapped[str | None] = mapped_column(String(36))
     signed_at = mapped_column(UTCDateTime, nullable=False)
+    content_hash: Mapped[str | None] = mapped_column(String(64))  # the slip content signed
+    verdict: Mapped[str | None] = mapped_column(String(10))  # the inspector's: pass | fail
+    verification: Mapped[str | None] = mapped_column(String(20))  # device_user | badge_pin | unverified
+    state: Mapped[str | None] = mapped_column(String(20))  # valid | void | out_of_order | replaced
     transfer = relationship(Transfer, back_populates="signatures")
     user = relationship("User")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, current_app, g, jsonify, request
 from flask_babel import gettext as _
 
@@ -11,7 +13,8 @@ from webapp.auth import api_user, json_error, public, requires
 from webapp.domain.roles import Can
 from webapp.jsonbody import body_or_error
 from webapp.openapi import OPENAPI
-from webapp.services import devices, records, sessions, signers, sync_service
+from webapp.services import devices, records, sessions, signers, slips, sync_service
+from webapp.services.transfers import UUID
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -141,6 +144,16 @@ def events():
     except ValueError:
         limit = 200
     return jsonify(events=records.events_for(subject, limit=limit))
+
+
+@bp.get("/transfers/<transfer_id>")
+@requires(Can.USE_FLOOR)
+def transfer(transfer_id: str):
+    """Return a transfer slip: status, content hash, quantities, each signature with its signer and state, flags."""
+    found = slips.slip(transfer_id) if re.fullmatch(UUID, transfer_id) else None
+    if found is None:
+        return error(404, "unknown_transfer", _("No such transfer slip."))
+    return jsonify(found)
 
 
 @bp.get("/openapi.json")

@@ -12,6 +12,10 @@ seq), never from arrival order:
 - a move of more pieces than the bin held broke `negative_stock` (`webapp.domain.moving`);
 - moves end a count's window (two counts with a transfer between need not agree): a move
   that arrives after later counts refolds the bin's counts (`counting.refold_bin_counts`).
+
+A completed four-signature slip (webapp/services/transfers.py) is a move in the same log, placed
+by the event that completed it: a bin's moves are its `bin.moved` transfers and the completed
+slips that carry it, so there is one answer to where a bin is and why (`follow_log`).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from webapp.domain.moving import TRANSFER_KINDS, HeldCount, MoveFact, MoveVerdic
 from webapp.domain.roles import CAPABILITIES, Can
 from webapp.events import Area, Flag, Kind
 from webapp.extensions import db
-from webapp.models import Bin, Count, Location, Transfer
+from webapp.models import Bin, Count, Location, Transfer, TransferBin
 from webapp.models.types import from_ms, to_ms
 from webapp.services import review
 from webapp.services.bins import bins_by_code
@@ -101,6 +105,7 @@ class _Stored:
     seen_version: int | None
     flags: list[dict[str, Any]]
     subject: str | None
+    slip: bool = False  # a completed signed slip: its flags are the slip's, never re-judged here
 
 
 _BINS, _TRANSFERS, _COUNTS = Bin.__table__, Transfer.__table__, Count.__table__
@@ -129,7 +134,41 @@ def _stored_moves(session, bin_id: int) -> list[_Stored]:
                         p.get("quantity"), from_ms(r.effective_at))
         stored.append(_Stored(fact, r.id, r.number, r.from_location_id, r.seen_bin_version,
                               flags.get(r.event_id, []), r.subject))
-    return sorted(stored, key=lambda s: s.fact.order)
+    return sorted(stored + _completed_slips(session, bin_id), key=lambda s: s.fact.order)
+
+
+def _completed_slips(session, bin_id: int) -> list[_Stored]:
+    """Return the completed signed slips that carried the bin, as moves placed by their completing event."""
+    e, t, tb, loc = schema.events.c, _TRANSFERS.c, TransferBin.__table__.c, Location.__table__.c
+    frm = Location.__table__.alias("frm")
+    rows = session.execute(
+        select(t.id, t.number, t.moved_event_id, t.from_location_id, loc.code.label("to_code"),
+               frm.c.code.label("from_code"), e.effective_at, e.device_id, e.seq)
+        .join(TransferBin.__table__, tb.transfer_id == t.id)
+        .join(schema.events, e.id == t.moved_event_id)
+        .join(Location.__table__, loc.id == t.to_location_id)
+        .outerjoin(frm, frm.c.id == t.from_location_id)
+        .where(tb.bin_id == bin_id, t.status == "complete")).all()
+    return [_Stored(MoveFact((r.effective_at, r.device_id, r.seq), r.moved_event_id, r.to_code, r.from_code, None,
+                             from_ms(r.effective_at)), r.id, r.number, r.from_location_id, None, [], None, slip=True)
+            for r in rows]
+
+
+def follow_log(session, bin_id: int, quantity: int | None = None) -> None:
+    """Put a bin where the last move in its log took it (a slip completed or stopped being complete).
+
+    `quantity`: what a completing slip's receiver counted, which the bin holds from then on.
+    """
+    stored = _stored_moves(session, bin_id)
+    b = _BINS.c
+    values: dict[str, Any] = {"version": b.version + 1}
+    if stored:
+        last = stored[-1].fact
+        to_id = session.execute(select(Location.id).where(Location.code == last.to_location)).scalar()
+        values.update(location_id=to_id, location_since=last.at)
+    if quantity is not None:
+        values["quantity"] = quantity
+    session.execute(update(_BINS).where(b.id == bin_id).values(**values))
 
 
 def _held_counts(session, bin_id: int) -> list[HeldCount]:
@@ -226,6 +265,8 @@ def _rejudge(session, ctx: HandlerContext, stored: list[_Stored], verdicts: dict
     # may be of this very run, with flags ingest has not written yet.
     after = [s for s in stored if s.fact.order > (ctx.effective_at, ctx.envelope.device_id, ctx.envelope.seq)]
     for s in after:
+        if s.slip:
+            continue
         verdict = verdicts[s.fact.event_id]
         if codes.get(s.from_location_id) != verdict.from_location:
             starts.append({"_id": s.transfer_id, "_from": places.get(verdict.from_location, (None,))[0]})

@@ -1,0 +1,176 @@
+"""Transfer slips: the slip page (sign, explain, refuse), its PDF, and the office's list of slips received.
+
+Devices record slips offline (`transfer.*` events, webapp/services/transfers.py); the forms
+here post the steps that need no drawing through the same sync path.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from sync.spec import FormInvalid
+from webapp import forms
+from webapp.auth import requires
+from webapp.names import local_name
+from webapp.domain.roles import Can, may
+from webapp.services.slip_pdf import slip_pdf
+from webapp.services import blobs, slips, transfers
+from webapp.services.sync_service import record_locally
+
+bp = Blueprint("transfers", __name__)
+
+
+def _slip_or_404(transfer_id: str) -> dict:
+    found = slips.slip(transfer_id) if re.fullmatch(transfers.UUID, transfer_id) else None
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.get("/slips/<transfer_id>")
+@requires(Can.USE_FLOOR)
+def slip_page(transfer_id: str):
+    """Show a slip: what it carries, each step's signature and its state, what it waits for."""
+    return _show(_slip_or_404(transfer_id))
+
+
+def _show(slip: dict, status: int = 200, errors: dict | None = None, values: dict | None = None):
+    role = current_user.role
+    return render_template(
+        "transfers/slip.html", slip=slip, errors=errors or {}, values=values or {},
+        can_explain=role in transfers.EXPLAINED_TYPE.roles and slip["status"] == "discrepancy",
+        can_write_off=may(role, Can.REVIEW) and slip["status"] == "discrepancy" and slip["kind"] != "return",
+        can_refuse=role in transfers.REFUSED_TYPE.roles and slip["status"] == "open"), status
+
+
+@bp.get("/slips/<transfer_id>.pdf")
+@requires(Can.USE_FLOOR)
+def slip_pdf_page(transfer_id: str):
+    """The slip on paper (§4.6: the daily archive), with the drawn signatures, in the reader's language."""
+    slip = _slip_or_404(transfer_id)
+    locale = "zh_Hans_CN" if str(get_locale()).startswith("zh") else "en"
+    body = slip_pdf(_for_print(slip), locale, current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    return Response(body, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="slip-{slip["number"][:8]}.pdf"'})
+
+
+def _for_print(slip: dict) -> dict:
+    """Shape a slip for the PDF: names in the reader's language, signature images from the blob store."""
+    def place(p):
+        return f'{p["code"]} {local_name(p)}' if p else None
+
+    def at(text):
+        return datetime.fromisoformat(text) if text else None
+
+    def said(found):
+        if not found:
+            return None
+        return {"text": found["text"], "reason": found["text"], "by": (found["by"] or {}).get("name") or "—",
+                "at": at(found["at"]), "step": found.get("step", "")}
+
+    product = slip["product"]
+    written_off = said(slip["written_off"])
+    if written_off is not None:
+        written_off["quantity"] = slip["scrap_quantity"] or 0
+    return {
+        "number": slip["number"][:8].upper(), "transfer_id": slip["transfer_id"], "status": slip["status"],
+        "part": slip["part"],
+        "product": f'{product["code"]} {product["name_zh"]} / {product["name_en"]}' if product else None,
+        "work_order": slip["work_order"], "bins": slip["bins"], "from_place": place(slip["from"]),
+        "to_place": place(slip["to"]), "quantity": slip["quantity"] or 0,
+        "opened_by": (slip["opened_by"] or {}).get("name") or "—", "opened_at": at(slip["opened_at"]),
+        "content_hash": slip["content_hash"] or "",
+        "signatures": [{
+            "step": s["step"], "signer": (s["signer"] or {}).get("name") or "—",
+            "role": (s["signer"] or {}).get("role"),
+            "quantity": s["quantity"], "verdict": s["verdict"], "signed_at": at(s["signed_at"]),
+            "device_id": s["device_id"], "verification": s["verification"], "state": s["state"],
+            "image": _image(s["signature_sha256"]), "note": s["note"]} for s in slip["signatures"]],
+        "explanation": said(slip["explanation"]), "written_off": written_off, "refusal": said(slip["refusal"]),
+        "flags": [str(_flag_name(f["code"])) for f in slip["flags"]],
+    }
+
+
+def _flag_name(code: str) -> str:
+    from webapp.areas import flag_name
+
+    return flag_name(code)
+
+
+def _image(sha256: str) -> bytes | None:
+    """Return a signature's PNG bytes from the blob store, or None when it has not arrived."""
+    served = blobs.open_image(sha256)
+    if served is None:
+        return None
+    with served.file as file:
+        return file.read()
+
+
+@bp.post("/slips/<transfer_id>/explain")
+@requires(Can.USE_FLOOR)
+def explain(transfer_id: str):
+    """Record the upstream operator's explanation of a difference (§5.4), or the inspector's of a return (§5.3)."""
+    return _record(transfer_id, transfers.EXPLAINED, _("Explanation recorded."))
+
+
+@bp.post("/slips/<transfer_id>/write-off")
+@requires(Can.REVIEW)
+def write_off(transfer_id: str):
+    """Close a difference without an explanation: the statistician books it as scrap, saying why."""
+    return _record(transfer_id, transfers.WRITTEN_OFF, _("The difference is booked as scrap."))
+
+
+@bp.post("/slips/<transfer_id>/refuse")
+@requires(Can.USE_FLOOR)
+def refuse(transfer_id: str):
+    """Refuse the parts (the receiver) or the transfer (the clerk, §4.9), with a reason."""
+    return _record(transfer_id, transfers.REFUSED, _("Refusal recorded."))
+
+
+def _record(transfer_id: str, event_type: str, saved: str):
+    if current_user.role not in transfers.ROLES[event_type]:
+        abort(403)  # the event type's roles: the same rule as for a device's record
+    slip = _slip_or_404(transfer_id)
+    try:
+        payload = forms.read_form(event_type, request.form, {"transfer_id": slip["transfer_id"]})
+    except FormInvalid as exc:
+        return _show(slip, 422, errors={event_type: forms.messages(event_type, exc)},
+                     values={event_type: request.form.to_dict()})
+    result = record_locally(current_user, event_type, payload)
+    flash(saved if result["status"] == "stored" else _("Kept for office review."),
+          "ok" if result["status"] == "stored" else "warn")
+    return redirect(url_for("transfers.slip_page", transfer_id=slip["transfer_id"]), code=303)
+
+
+@bp.get("/office/slips")
+@requires(Can.VIEW_OFFICE)
+def office_slips():
+    """The slips the statistician receives (§3.2): completed on a day, or all opened that day by status."""
+    zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    try:
+        day = datetime.strptime(request.args.get("day", ""), "%Y-%m-%d").date()
+    except ValueError:
+        day = datetime.now(zone).date()
+    status = request.args.get("status", "complete")
+    if status not in ("complete", "open", "discrepancy", "refused", "all"):
+        status = "complete"
+    start = datetime.combine(day, time.min, zone)
+    rows = slips.signed_slips(start, start + timedelta(days=1), None if status == "all" else status)
+    return render_template("transfers/office_list.html", rows=rows, day=day, status=status,
+                           counts=slips.counts_by_status(), waiting=slips.waiting_bins())
+
+
+@bp.get("/slips/mine")
+@requires(Can.USE_FLOOR)
+def my_slips():
+    """The clerk's own record of what they transferred (and the slips they signed), today and before."""
+    zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    return render_template("transfers/mine.html", rows=slips.slips_of(current_user.id),
+                           today=datetime.now(zone).date())
