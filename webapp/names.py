@@ -13,6 +13,7 @@ ROLE_NAMES = {
     "office": _l("Statistician"),
     "director": _l("Workshop director"),
     "keeper": _l("Warehouse keeper"),
+    "accountant": _l("Workshop accountant"),
     "follower": _l("Order follower"),
     "admin": _l("Administrator"),
 }

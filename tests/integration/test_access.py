@@ -4,7 +4,7 @@ import pytest
 
 from webapp.domain.roles import ALL_ROLES
 
-OFFICE = {"office", "director", "follower", "admin"}
+OFFICE = {"office", "director", "follower", "accountant", "admin"}
 COUNTERS = {"clerk", "inspector", "keeper", "director", "admin"}
 MOVERS = {"clerk", "keeper", "admin"}
 EVERYONE = set(ALL_ROLES)

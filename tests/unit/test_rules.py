@@ -24,7 +24,7 @@ def test_count_outcomes(previous, disputed, quantity, expected):
 
 def test_every_role_is_floor_or_office():
     assert FLOOR_ROLES | OFFICE_ROLES == ALL_ROLES and not FLOOR_ROLES & OFFICE_ROLES
-    assert len(ALL_ROLES) == 9
+    assert len(ALL_ROLES) == 10
 
 
 @pytest.mark.parametrize("role,home", [("clerk", "floor.scan"), ("inspector", "floor.scan"),

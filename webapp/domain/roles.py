@@ -15,6 +15,7 @@ class Role(StrEnum):
     OFFICE = "office"  # 统计员
     DIRECTOR = "director"  # 车间主任
     KEEPER = "keeper"  # 保管员
+    ACCOUNTANT = "accountant"  # 核算员: fills the workshop's issue slips (§3.7)
     FOLLOWER = "follower"  # 跟单员
     ADMIN = "admin"  # 管理员
 
@@ -22,7 +23,7 @@ class Role(StrEnum):
 ALL_ROLES: frozenset[str] = frozenset(Role)
 # Floor users land on the scan screen; office users on the office pages.
 FLOOR_ROLES: frozenset[str] = frozenset({Role.CLERK, Role.INSPECTOR, Role.OPERATOR, Role.RECEIVER, Role.KEEPER})
-OFFICE_ROLES: frozenset[str] = frozenset({Role.OFFICE, Role.DIRECTOR, Role.FOLLOWER, Role.ADMIN})
+OFFICE_ROLES: frozenset[str] = frozenset({Role.OFFICE, Role.DIRECTOR, Role.FOLLOWER, Role.ACCOUNTANT, Role.ADMIN})
 
 
 class Can(StrEnum):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -55,6 +55,12 @@ class Stocktake(db.Model):
     started_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     started_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     closed_at = mapped_column(UTCDateTime)
+    # Started on a device (issue 15): its id, what was expected when it started, how it ended.
+    stocktake_uuid: Mapped[str | None] = mapped_column(String(36), unique=True)
+    status: Mapped[str | None] = mapped_column(String(20))  # open | closed | approved
+    expected = mapped_column(JSON)  # [{"code", "quantity"}] of the bins the area held at the start
+    approved_by: Mapped[int | None] = mapped_column(Integer)
+    approved_at = mapped_column(UTCDateTime)
     location = relationship("Location")
 
 

@@ -109,6 +109,14 @@ class WarehouseSlip(db.Model):
     status: Mapped[str] = mapped_column(String(20), default="open")
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    # Made on a device (issue 15): its id, who the parts are from or with, and a void that keeps the number.
+    slip_id: Mapped[str | None] = mapped_column(String(36), unique=True)
+    party: Mapped[str | None] = mapped_column(String(120))  # supplier, outsourcing factory
+    location_id: Mapped[int | None] = mapped_column(Integer)  # the store
+    note: Mapped[str | None] = mapped_column(Text)
+    voided_by: Mapped[int | None] = mapped_column(Integer)
+    voided_at = mapped_column(UTCDateTime)
+    void_reason: Mapped[str | None] = mapped_column(Text)
     book = relationship(SlipBook)
 
 

@@ -36,6 +36,7 @@ USERS = {
     Role.DIRECTOR: ("赵磊 Zhao Lei", "W2"),
     Role.KEEPER: ("孙丽 Sun Li", None),
     Role.FOLLOWER: ("周敏 Zhou Min", None),
+    Role.ACCOUNTANT: ("吴霞 Wu Xia", "W2"),
     Role.ADMIN: ("管理员 Admin", None),
 }
 

@@ -41,6 +41,15 @@ const signer = {
 };
 
 /**
+ * A signature drawn on the screen: its code and library load only on a page with a pad.
+ * @type {Behaviour}
+ */
+const signaturePad = {
+  selector: "[data-signature-pad]",
+  attach: (el) => void import("./behaviours/signature-pad.js").then((module) => module.attach(el)),
+};
+
+/**
  * Each binds to the elements matching its selector, once per element. Order matters:
  * offline-bin fills in the bin code that offline-form's pending list reads.
  * @type {Record<string, Behaviour>}
@@ -52,6 +61,7 @@ const behaviours = {
   "offline-bin": offlineBin,
   "offline-form": offlineForm,
   signer,
+  "signature-pad": signaturePad,
   "app-update": appUpdate,
   "code-entry": codeEntry,
   "scan-screen": scanScreen,

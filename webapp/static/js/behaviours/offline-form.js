@@ -4,13 +4,13 @@
  * <form data-offline-form data-event-type="bin.counted" data-event-v="1">. The form's
  * action stays the no-JavaScript fallback. Files from <input type="file" data-attachment="photo">
  * are downscaled, kept with the event in the same transaction and named in the payload
- * ("photos": [sha256…]). Also the list of this device's records for a bin that the server
- * does not fully have yet: <ul data-pending-for-bin="CODE">.
+ * ("photos": [sha256…]); a drawing in [data-signature-pad] is kept too, as drawn. Also the list
+ * of this device's records for a bin that the server does not fully have yet: <ul data-pending-for-bin="CODE">.
  */
 import { t, typeLabel } from "../i18n.js";
 import { onChange } from "../offline/db.js";
 import { saveEvent, listOnDevice } from "../offline/outbox.js";
-import { preparePhoto } from "../offline/photos.js";
+import { preparePhoto, sha256Hex } from "../offline/photos.js";
 import { unconfirmedOf } from "../offline/uploads.js";
 import { signatureText } from "../offline/signature-note.js";
 import { uuid7 } from "../offline/uuid7.js";
@@ -47,9 +47,10 @@ function bindForm(form) {
       const buttons = submitButtons(form);
       for (const button of buttons) button.disabled = true;
       try {
+        const pad = form.querySelector("[data-signature-pad]") ? await import("./signature-pad.js") : null;
         /** @type {Record<string, unknown>} */
         const payload = payloadOf(form);
-        const attachments = await attachmentsOf(form, payload, status);
+        const attachments = await attachmentsOf(form, payload, status, pad);
         const type = form.dataset.eventType ?? "";
         // The id comes first: a second person's signature (signer.js) signs it with the content.
         const id = uuid7();
@@ -68,6 +69,7 @@ function bindForm(form) {
         signer?.recordSaved(form, record);
         followSaved(form, payload);
         resetVisibleFields(form);
+        pad?.clearSignature(form);
         // The sync loop pushes it: it hears the outbox's "saved" notice (sync.js).
       } catch (error) {
         // A confirmation that stopped the save says why beside the badge or the PIN.
@@ -108,15 +110,26 @@ function bindForm(form) {
 
 /**
  * Downscale and hash the files picked in the form's [data-attachment] inputs, and name them
- * in the payload: data-attachment="photo" → payload.photos = [sha256…].
+ * in the payload: data-attachment="photo" → payload.photos = [sha256…]. A drawn signature
+ * keeps its PNG bytes: payload[its data-field] = sha256; data-required: no save without one.
  * @param {HTMLFormElement} form
  * @param {Record<string, unknown>} payload
  * @param {Element | null} status
+ * @param {typeof import("./signature-pad.js") | null} pad
  * @returns {Promise<import("../offline/outbox.js").Attachment[]>}
  */
-async function attachmentsOf(form, payload, status) {
+async function attachmentsOf(form, payload, status, pad) {
   /** @type {import("../offline/outbox.js").Attachment[]} */
   const all = [];
+  const drawn = await pad?.signatureOf(form);
+  if (drawn) {
+    const data = await drawn.file.arrayBuffer();
+    const sha256 = await sha256Hex(data);
+    payload[drawn.field] = sha256;
+    all.push({ sha256, mime: drawn.file.type, size: data.byteLength, data });
+  } else if (form.querySelector("[data-signature-pad][data-required]")) {
+    throw new Error(t("signature_required"));
+  }
   for (const input of form.querySelectorAll("input[type=file][data-attachment]")) {
     if (!(input instanceof HTMLInputElement) || input.disabled || !input.files?.length) continue;
     setStatus(status, "working", t("preparing_photo"));
