@@ -332,3 +332,16 @@ def test_the_slip_page_its_pdf_and_the_statisticians_list(app, four, route, clie
     listed = client.get("/office/slips")
     assert listed.status_code == 200 and f'data-slip-row="{tid}"'.encode() in listed.data
     assert office.user.role == "office"
+
+
+def test_a_device_pulls_an_open_slip_with_what_it_needs_to_sign_it_offline(four, route):
+    tid, opened, event = open_slip(four["clerk"], [route["codes"][0]], 20)
+    four["clerk"].push([event, sign(four["clerk"], tid, "clerk", 20, opened)])
+    pulled = {t["number"]: t for t in four["inspector"].pull().json["transfers"]}
+    slip_ = pulled[tid]
+    assert slip_["content_hash"] == content_hash(slip_content(opened)) and slip_["next_step"] == "inspector"
+    assert [(s["step"], s["state"]) for s in slip_["signatures"]] == [("clerk", "valid")]
+    for step in STEPS[1:]:
+        four[step].push([sign(four[step], tid, step, 20, opened)])
+    pulled = four["inspector"].pull(cursor=None).json
+    assert tid not in {t["number"] for t in pulled["transfers"]}

@@ -18,7 +18,7 @@ from webapp import releases
 from webapp.extensions import db
 from webapp.models import Bin, Inspection, Location, Operation, Product, Setting, Transfer, User, WorkOrder
 from webapp.domain.signing import PIN_ITERATIONS
-from webapp.services import blobs, signers
+from webapp.services import blobs, signers, slips
 from webapp.services.devices import actor_roles, ensure_web_device, now_ms
 from webapp.areas import registry
 
@@ -168,13 +168,31 @@ def _load_users(session, usernames):
 
 
 def _load_transfers(session, numbers):
-    """Open transfers only: a completed or refused one leaves the device as a tombstone."""
-    rows = session.execute(select(Transfer).where(Transfer.number.in_(numbers), Transfer.status == "open")).scalars()
-    return {t.number: {"number": t.number, "kind": t.kind, "status": t.status, "bin_code": t.bin.code,
-                       "work_order": t.work_order.number if t.work_order else None,
-                       "from_location": t.from_location.code if t.from_location else None,
-                       "to_location": t.to_location.code if t.to_location else None,
-                       "quantity": t.quantity, "created_at": _iso(t.created_at)} for t in rows}
+    """Slips not yet complete or refused (a finished one leaves the device as a tombstone).
+
+    A signed slip comes with what a device needs to show and sign it offline: its content and
+    the hash signatures sign, its bins, and each signature with its state (`slips.slip`).
+    """
+    rows = session.execute(select(Transfer).where(Transfer.number.in_(numbers),
+                                                  Transfer.status.in_(("open", "discrepancy")))).scalars()
+    found = {}
+    for t in rows:
+        item = {"number": t.number, "kind": t.kind, "status": t.status, "bin_code": t.bin.code,
+                "work_order": t.work_order.number if t.work_order else None,
+                "product_code": t.product.code if t.product else None, "part": t.part_name,
+                "from_location": t.from_location.code if t.from_location else None,
+                "to_location": t.to_location.code if t.to_location else None,
+                "quantity": t.quantity, "created_at": _iso(t.created_at)}
+        if t.content_hash is not None:
+            slip = slips.slip(t.number)
+            item.update(transfer_id=t.number, content=slip["content"], content_hash=slip["content_hash"],
+                        bin_codes=[b["code"] for b in slip["bins"]], next_step=slip["next_step"],
+                        custodian=slip["custodian"],
+                        signatures=[{k: s[k] for k in ("event_id", "step", "quantity", "verdict", "signed_at",
+                                                       "state", "verification")}
+                                    | {"signer": (s["signer"] or {}).get("name")} for s in slip["signatures"]])
+        found[t.number] = item
+    return found
 
 
 def _load_inspections(session, keys):
