@@ -2,7 +2,9 @@
 
 For SQLite and PostgreSQL: batches of 200 `bin.counted` events pushed by one device through
 gunicorn, beside a plain bulk insert of the same rows into the same database (the ceiling),
-then 20 devices pushing at once (p50/p95 latency, errors).
+then 20 devices pushing at once (p50/p95 latency, errors). `--mix handover` measures transfer
+slips instead: four people's phones push slips opened and signed four times, one in ten short
+and explained by the operator (events per second over all four devices' pushes).
 """
 
 from __future__ import annotations
@@ -95,6 +97,59 @@ def push_rate(server: LiveServer, batches: int) -> float:
     return batches * 200 / (time.perf_counter() - start)
 
 
+def handover_rate(server: LiveServer, rounds: int, slips: int = 50) -> float:
+    """Push `rounds` rounds of `slips` handovers: the clerk opens and signs, then inspector, operator, receiver sign.
+
+    Each person pushes from a phone of their own (their step's signatures in one batch per
+    round); one slip in ten is 2 pieces short at the receiver, and the operator explains it.
+    """
+    from webapp.domain.transfers import content_hash, slip_content
+
+    people = {role: server.register_device(role) for role in ("clerk", "inspector", "operator", "receiver")}
+    seqs = dict.fromkeys(people, 0)
+    s = requests.Session()
+    total, start = 0, time.perf_counter()
+    signature = "ab" * 32  # the drawn PNG's digest (the blob itself is not part of ingest)
+
+    def push(role: str, payloads: list[tuple[str, dict]]) -> None:
+        device_id, token = people[role]
+        now = int(time.time() * 1000)
+        batch = []
+        for kind, payload in payloads:
+            seqs[role] += 1
+            batch.append({"id": str(uuid.uuid4()), "device_id": device_id, "seq": seqs[role], "type": kind, "v": 1,
+                          "occurred_at": now - 1000 + seqs[role], "payload": payload, "attachments": []})
+        reply = s.post(server.url + "/api/v1/sync/push", headers={"Authorization": f"Bearer {token}"}, timeout=120,
+                       json={"device_id": device_id, "events": batch})
+        assert reply.status_code == 200 and all(r["status"] == "stored" for r in reply.json()["results"]), \
+            reply.text[:500]
+
+    for r in range(rounds):
+        opened = []
+        for i in range(slips):
+            n = 1 + (r * slips + i) % BINS
+            opened.append({"transfer_id": str(uuid.uuid4()), "bin_codes": [mint(n)], "to": {"area": "warehouse"},
+                           "quantity": 40})
+        hashes = [content_hash(slip_content(p)) for p in opened]
+
+        def signed(step: str, short: bool = False) -> list[tuple[str, dict]]:
+            return [("transfer.signed", {"transfer_id": p["transfer_id"], "step": step, "content_hash": h,
+                                         "quantity": 38 if short and i % 10 == 0 else 40,
+                                         "signature_sha256": signature, **({"verdict": "pass"} if step == "inspector"
+                                                                           else {})})
+                    for i, (p, h) in enumerate(zip(opened, hashes, strict=True))]
+
+        clerk = [x for p, sig in zip(opened, signed("clerk"), strict=True) for x in (("transfer.opened", p), sig)]
+        rounds_ = [("clerk", clerk), ("inspector", signed("inspector")), ("operator", signed("operator")),
+                   ("receiver", signed("receiver", short=True))]
+        explained = [("transfer.explained", {"transfer_id": p["transfer_id"], "explanation": "2 cracked"})
+                     for i, p in enumerate(opened) if i % 10 == 0]
+        for role, payloads in [*rounds_, ("operator", explained)]:
+            push(role, payloads)
+            total += len(payloads)
+    return total / (time.perf_counter() - start)
+
+
 def bulk_rate(instance: Path, database_url: str | None, batches: int) -> float:
     """Insert the same rows straight into sync_events, 200 per transaction: the ceiling."""
     from sqlalchemy import create_engine, insert
@@ -163,6 +218,11 @@ def run_on(name: str, database_url: str | None, batches: int) -> None:
         server = LiveServer(instance, free_port(), database_url=database_url, workers=2)
         server.start()
         try:
+            if MIX["mix"] == "handover":
+                rate = handover_rate(server, batches)
+                print(f"{name}: handover mix {rate:.0f} events/s (slips opened, signed four times, 1 in 10 "
+                      f"short and explained)", flush=True)
+                return
             push = push_rate(server, batches)
             ceiling = bulk_rate(instance, database_url, batches)
             print(f"{name}: push {push:.0f} events/s, bulk insert {ceiling:.0f} rows/s, "
@@ -176,7 +236,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
-    parser.add_argument("--mix", choices=["floor", "stress"], default="floor")
+    parser.add_argument("--mix", choices=["floor", "stress", "handover"], default="floor")
     args = parser.parse_args()
     MIX["mix"] = args.mix
     print(f"mix: {args.mix}", flush=True)

@@ -403,8 +403,8 @@ def _raw_text(raw: Any) -> str:
 
 
 def _runs(candidates: list[Candidate]):
-    """Split candidates into consecutive runs of one type, in order."""
-    for _, group in groupby(candidates, key=lambda c: c.event_type.name):
+    """Split candidates into consecutive runs of one type (or of types sharing one batch handler), in order."""
+    for _, group in groupby(candidates, key=lambda c: c.event_type.batch or c.event_type.name):
         run = list(group)
         yield run[0].event_type, run
 

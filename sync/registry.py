@@ -67,7 +67,8 @@ class EventType:
     upgrades: dict[int, Upgrade] = field(default_factory=dict)
     # Optional: handle a run of consecutive events of this type at once, with the same outcome
     # (state and flags per event) as calling `handler` on each in turn. Raising makes ingest
-    # roll the batch back and call `handler` event by event.
+    # roll the batch back and call `handler` event by event. Types that share one batch handler
+    # (an area's, e.g. a slip's events) form one run when they follow each other.
     batch: BatchHandler | None = None
     # Every payload field of every version: what is stored is the payload as sent with only these
     # (a field no version knows is not kept). None: from the specs, or stored as sent without one.

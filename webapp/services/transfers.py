@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from sync.flags import flags_of, raise_flags, withdraw
 from sync.registry import EventType, HandlerContext, PayloadInvalid, RuleBroken
@@ -135,14 +135,16 @@ def handle(ctx: HandlerContext) -> list[RuleBroken]:
 
 
 def handle_run(session, ctxs: list[HandlerContext]) -> list[list[RuleBroken]]:
-    """Log each event of a run, then fold each slip it touched once; return each event's flags."""
-    own = {ctx.envelope.id: _log(session, ctx) for ctx in ctxs}
-    run = set(own)
-    folded: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    for slip_id in dict.fromkeys(ctx.payload["transfer_id"] for ctx in ctxs):
-        last = next(c for c in reversed(ctxs) if c.payload["transfer_id"] == slip_id)
-        folded.update(refold(session, slip_id, run, last).flags)
-    return [own[c.envelope.id] + [RuleBroken(code, detail) for code, detail in folded.get(c.envelope.id, [])]
+    """Log each event of a run, then fold every slip it touched, together; return each event's flags."""
+    own: dict[str, list[RuleBroken]] = {}
+    rows = []
+    for ctx in ctxs:
+        own[ctx.envelope.id], row = _log(session, ctx)
+        rows.append(row)
+    session.execute(insert(TransferLog.__table__), rows)
+    folds = refold(session, list(dict.fromkeys(ctx.payload["transfer_id"] for ctx in ctxs)), set(own), ctxs[-1])
+    flags = {event_id: found for fold in folds.values() for event_id, found in fold.flags.items()}
+    return [own[c.envelope.id] + [RuleBroken(code, detail) for code, detail in flags.get(c.envelope.id, [])]
             for c in ctxs]
 
 
@@ -159,18 +161,15 @@ def _signer_of(ctx: HandlerContext) -> tuple[int, str | None, str]:
     return ctx.actor_id, ctx.actor_role, "unverified"
 
 
-def _log(session, ctx: HandlerContext) -> list[RuleBroken]:
-    """Write one event to its slip's log; return the flags that depend on this event alone."""
+def _log(session, ctx: HandlerContext) -> tuple[list[RuleBroken], dict[str, Any]]:
+    """Return one event's row of its slip's log, and the flags that depend on this event alone."""
     env, p = ctx.envelope, ctx.payload
     kind = KIND_OF[env.type]
-    flags: list[RuleBroken] = []
     person, role, how = _signer_of(ctx) if kind == "signed" else (ctx.actor_id, ctx.actor_role, "device_user")
-    if kind == "opened":
-        flags = _open(session, ctx)
-    session.execute(insert(TransferLog.__table__).values(
-        event_id=env.id, slip_id=p["transfer_id"], kind=kind, effective_at=ctx.effective_at, device_id=env.device_id,
-        seq=env.seq, person_id=person, role=role, verification=how, payload=p))
-    return flags
+    flags = _open(session, ctx) if kind == "opened" else []
+    return flags, {"event_id": env.id, "slip_id": p["transfer_id"], "kind": kind, "effective_at": ctx.effective_at,
+                   "device_id": env.device_id, "seq": env.seq, "person_id": person, "role": role,
+                   "verification": how, "payload": p}
 
 
 def _open(session, ctx: HandlerContext) -> list[RuleBroken]:
@@ -303,78 +302,113 @@ def _mixups(session, p: dict[str, Any], found: dict[str, Any], products: dict[in
     return [RuleBroken("mixup_risk", {"part": parts[0][0], "other_part": other.part, "other_slip": other.slip_id})]
 
 
-def entries(session, slip_id: str) -> list[rules.Entry]:
-    """Return a slip's handled events as the fold takes them."""
+def entries(session, slip_ids: list[str]) -> dict[str, list[rules.Entry]]:
+    """Return the slips' handled events as the fold takes them."""
     log = TransferLog.__table__.c
-    rows = session.execute(select(TransferLog.__table__).where(log.slip_id == slip_id)).all()
-    return [rules.Entry((r.effective_at, r.device_id, r.seq), r.event_id, r.kind, r.person_id, r.role, r.payload,
-                        r.verification) for r in rows]
+    found: dict[str, list[rules.Entry]] = {slip_id: [] for slip_id in slip_ids}
+    for r in session.execute(select(TransferLog.__table__).where(log.slip_id.in_(slip_ids))):
+        found[r.slip_id].append(rules.Entry((r.effective_at, r.device_id, r.seq), r.event_id, r.kind, r.person_id,
+                                            r.role, r.payload, r.verification))
+    return found
 
 
-def refold(session, slip_id: str, run: set[str], ctx: HandlerContext) -> rules.SlipFold:
-    """Fold a slip from its log and write what it says: row, signatures, bins, flags of earlier events."""
+def refold(session, slip_ids: list[str], run: set[str], ctx: HandlerContext) -> dict[str, rules.SlipFold]:
+    """Fold slips from their logs and write what they say: rows, signatures, bins, flags of earlier events.
+
+    `run`: the events being handled now (ingest writes their flags); `ctx`: the last of them,
+    named as what withdrew a flag of an earlier event.
+    """
     t = Transfer.__table__.c
-    row = session.execute(select(t.id, t.status, t.kind, t.moved_event_id, t.quantity)
-                          .where(t.number == slip_id)).first()
-    log = entries(session, slip_id)
-    fold = rules.fold_slip(log, is_return=row is not None and row.kind == "return")
-    if row is not None:
-        _write(session, row, fold, log)
-    _settle_flags(session, fold, log, run, ctx)
-    return fold
+    rows = {r.number: r for r in session.execute(
+        select(t.id, t.number, t.status, t.kind, t.moved_event_id, t.quantity).where(t.number.in_(slip_ids)))}
+    logs = entries(session, slip_ids)
+    folds = {slip_id: rules.fold_slip(logs[slip_id], is_return=slip_id in rows and rows[slip_id].kind == "return")
+             for slip_id in slip_ids}
+    _write(session, rows, folds, logs)
+    _settle_flags(session, folds, logs, run, ctx)
+    return folds
 
 
-def _write(session, row, fold: rules.SlipFold, log: list[rules.Entry]) -> None:
-    """Write a fold to the slip's row and signatures; move its bins when it completes or stops being complete."""
+def _write(session, rows: dict[str, Any], folds: dict[str, rules.SlipFold], logs: dict[str, list[rules.Entry]]
+           ) -> None:
+    """Write folds to the slips' rows and signatures; move bins of slips that completed or stopped being complete."""
+    if not rows:
+        return
     t = Transfer.__table__.c
-    quantity = fold.content.get("quantity") if fold.content else row.quantity
-    scrap = None
-    if fold.written_off is not None and fold.explanation is None and fold.received is not None:
-        scrap = quantity - fold.received
-    completed = next((e for e in log if e.event_id == fold.completed_by), None)
-    session.execute(update(Transfer.__table__).where(t.id == row.id).values(
-        status=fold.status, content_hash=fold.content_hash, quantity_received=fold.received, scrap_quantity=scrap,
-        explanation=fold.explanation.payload["explanation"] if fold.explanation else None,
-        refused_reason=fold.refusal.payload["reason"] if fold.refusal else None,
-        completed_at=from_ms(completed.order[0]) if completed else None, moved_event_id=fold.completed_by))
+    updates, moved, settled = [], [], []
+    for slip_id, row in rows.items():
+        fold, log = folds[slip_id], logs[slip_id]
+        quantity = fold.content.get("quantity") if fold.content else row.quantity
+        scrap = None
+        if fold.written_off is not None and fold.explanation is None and fold.received is not None:
+            scrap = quantity - fold.received
+        completed = next((e for e in log if e.event_id == fold.completed_by), None)
+        updates.append({
+            "_id": row.id, "status": fold.status, "content_hash": fold.content_hash,
+            "quantity_received": fold.received, "scrap_quantity": scrap,
+            "explanation": fold.explanation.payload["explanation"] if fold.explanation else None,
+            "refused_reason": fold.refusal.payload["reason"] if fold.refusal else None,
+            "completed_at": from_ms(completed.order[0]) if completed else None, "moved_event_id": fold.completed_by})
+        if fold.completed_by != row.moved_event_id:
+            moved.append((row.id, fold.received if fold.status == "complete" else None))
+        settle = fold.explanation or fold.written_off
+        if fold.status == "complete" and settle is not None:
+            note = settle.payload.get("explanation") or settle.payload.get("reason")
+            settled.append((f"transfer:{slip_id}", settle.event_id, settle.person_id, settle.order[0], note))
+    columns = [k for k in updates[0] if k != "_id"]
+    session.execute(update(Transfer.__table__).where(t.id == bindparam("_id"))
+                    .values({k: bindparam(k) for k in columns}), updates)
+    _write_signatures(session, rows, folds, logs)
+    tb = TransferBin.__table__.c
+    for transfer_id, received in moved:
+        for bin_id in session.execute(select(tb.bin_id).where(tb.transfer_id == transfer_id)).scalars():
+            moving.follow_log(session, bin_id, quantity=received)
+    if settled:
+        review.close_for_subjects(session, "transfer_discrepancy", settled)
+
+
+def _write_signatures(session, rows: dict[str, Any], folds: dict[str, rules.SlipFold],
+                      logs: dict[str, list[rules.Entry]]) -> None:
+    """Insert the slips' new signatures and bring the states of the others in line with the folds."""
     s = Signature.__table__.c
-    have = set(session.execute(select(s.event_id).where(s.transfer_id == row.id)).scalars())
-    signed = [e for e in log if e.kind == "signed"]
-    new = [{"event_id": e.event_id, "transfer_id": row.id, "step": e.payload["step"], "decision": "sign",
-            "quantity": e.payload["quantity"], "note": e.payload.get("note"), "user_id": e.person_id,
-            "image_sha256": e.payload["signature_sha256"], "device_id": e.order[1], "signed_at": from_ms(e.order[0]),
-            "content_hash": e.payload["content_hash"], "verdict": e.payload.get("verdict"),
-            "verification": e.verification, "state": fold.states.get(e.event_id, "pending")}
-           for e in signed if e.event_id not in have]
+    have = dict(session.execute(select(s.event_id, s.state).where(s.transfer_id.in_([r.id for r in rows.values()]))
+                                .where(s.event_id.is_not(None))).all())
+    new, changed = [], []
+    for slip_id, row in rows.items():
+        states = folds[slip_id].states
+        for e in logs[slip_id]:
+            if e.kind != "signed":
+                continue
+            state = states.get(e.event_id, "pending")
+            if e.event_id not in have:
+                p = e.payload
+                new.append({"event_id": e.event_id, "transfer_id": row.id, "step": p["step"], "decision": "sign",
+                            "quantity": p["quantity"], "note": p.get("note"), "user_id": e.person_id,
+                            "image_sha256": p["signature_sha256"], "device_id": e.order[1],
+                            "signed_at": from_ms(e.order[0]), "content_hash": p["content_hash"],
+                            "verdict": p.get("verdict"), "verification": e.verification, "state": state})
+            elif have[e.event_id] != state:
+                changed.append({"_event": e.event_id, "_state": state})
     if new:
         session.execute(insert(Signature.__table__), new)
-    for e in signed:
-        if e.event_id in have:
-            session.execute(update(Signature.__table__).where(s.event_id == e.event_id)
-                            .values(state=fold.states.get(e.event_id, "pending")))
-    if fold.completed_by != row.moved_event_id:
-        tb = TransferBin.__table__.c
-        for bin_id in session.execute(select(tb.bin_id).where(tb.transfer_id == row.id)).scalars():
-            moving.follow_log(session, bin_id, quantity=fold.received if fold.status == "complete" else None)
-    if fold.status == "complete" and (fold.explanation or fold.written_off):
-        settle = fold.explanation or fold.written_off
-        note = settle.payload.get("explanation") or settle.payload.get("reason")
-        review.close_for_subjects(session, "transfer_discrepancy", [
-            (f"transfer:{fold.content['transfer_id']}", settle.event_id, settle.person_id, settle.order[0], note)])
+    if changed:
+        session.execute(update(Signature.__table__).where(s.event_id == bindparam("_event"))
+                        .values(state=bindparam("_state")), changed)
 
 
-def _settle_flags(session, fold: rules.SlipFold, log: list[rules.Entry], run: set[str], ctx: HandlerContext) -> None:
-    """Bring the fold's flags of the slip's earlier events (not of this run: ingest writes those) in line."""
-    earlier = [e for e in log if e.event_id not in run]
+def _settle_flags(session, folds: dict[str, rules.SlipFold], logs: dict[str, list[rules.Entry]], run: set[str],
+                  ctx: HandlerContext) -> None:
+    """Bring the fold's flags of the slips' earlier events (not of this run: ingest writes those) in line."""
+    earlier = {e.event_id: slip_id for slip_id, log in logs.items() for e in log if e.event_id not in run}
     if not earlier:
         return
-    stored = flags_of(session, [e.event_id for e in earlier], rules.FOLD_FLAGS)
+    stored = flags_of(session, list(earlier), rules.FOLD_FLAGS)
     withdrawn, raised = [], []
-    for e in earlier:
-        have = stored.get(e.event_id, [])
-        want = [{"code": code, **detail} for code, detail in fold.flags.get(e.event_id, [])]
-        withdrawn.extend((e.event_id, f["code"]) for f in have if f not in want)
-        raised.extend({"code": f["code"], "event_id": e.event_id, "subject": f"transfer:{ctx.payload['transfer_id']}",
+    for event_id, slip_id in earlier.items():
+        have = stored.get(event_id, [])
+        want = [{"code": code, **detail} for code, detail in folds[slip_id].flags.get(event_id, [])]
+        withdrawn.extend((event_id, f["code"]) for f in have if f not in want)
+        raised.extend({"code": f["code"], "event_id": event_id, "subject": f"transfer:{slip_id}",
                        "detail": {k: v for k, v in f.items() if k != "code"}, "created_at": ctx.received_at}
                       for f in want if f not in have)
     withdraw(session, withdrawn, by_event=ctx.envelope.id, by_actor=ctx.actor_id, at=ctx.effective_at,
