@@ -345,3 +345,23 @@ def test_a_device_pulls_an_open_slip_with_what_it_needs_to_sign_it_offline(four,
         four[step].push([sign(four[step], tid, step, 20, opened)])
     pulled = four["inspector"].pull(cursor=None).json
     assert tid not in {t["number"] for t in pulled["transfers"]}
+
+
+def test_a_refusal_reaches_the_team_leader_and_a_waiting_bin_says_how_long_and_whose(four, route, client,
+                                                                                   signed_in_device):
+    tid, opened, event = open_slip(four["clerk"], [route["codes"][0]], 20)
+    four["clerk"].push([event])
+    four["receiver"].push([four["receiver"].event("transfer.refused", {
+        "transfer_id": tid, "step": "receiver", "reason": "stacked, cannot be counted"})])
+    code = route["codes"][1]
+    wid, wopened, wevent = open_slip(four["clerk"], [code], 50, to={"area": "waiting"})
+    four["clerk"].push([wevent])
+    for step in STEPS:
+        four[step].push([sign(four[step], wid, step, 50, wopened)])
+    signed_in_device("director")  # the test's client is now a team leader
+    scan = client.get("/scan").data.decode()
+    assert f'data-refused-slip="{tid}"' in scan and "stacked, cannot be counted" in scan
+    page = client.get(f"/b/{code}").data.decode()
+    assert "data-waited" in page and four["clerk"].user.display_name in page.split("data-keeper")[1][:200]
+    signed_in_device("inspector")  # not a team leader: no notice
+    assert "data-refused-slip" not in client.get("/scan").data.decode()

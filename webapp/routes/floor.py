@@ -14,7 +14,7 @@ from webapp.auth import requires
 from webapp.domain import scanning
 from webapp.domain.roles import CAPABILITIES, Can, home_for, may
 from webapp.htmx import render
-from webapp.services import bins, moving
+from webapp.services import bins, moving, slips
 from webapp.services.sync_service import record_locally
 
 bp = Blueprint("floor", __name__)
@@ -49,7 +49,7 @@ def scan():
         else:
             error = _("That is not a bin code.")
         return render_template("floor/scan.html", error=error, code=code), 422
-    return render_template("floor/scan.html", error=None, code="")
+    return render_template("floor/scan.html", error=None, code="", refusals=slips.refusals_for(current_user))
 
 
 @bp.get("/b/<code>")

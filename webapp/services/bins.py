@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from webapp.extensions import db
-from webapp.models import Bin, BinLabel, Count, Inspection, Transfer
+from webapp.models import Bin, BinLabel, Count, Inspection, Transfer, TransferBin
+from webapp.services import slips
 from webapp.services.records import events_for
 
 
@@ -60,6 +61,7 @@ class BinView:
     since: datetime | None
     open_transfers: list[Transfer]
     open_inspections: list[Inspection]
+    keeper: str | None = None  # in whose keeping the bin waits (a waiting area, §3.3)
 
 
 def bin_view(code: str) -> BinView:
@@ -77,10 +79,17 @@ def bin_view(code: str) -> BinView:
     events = events_for(f"bin:{found.code if found else code}", limit=20)
     transfers, inspections = [], []
     if found is not None:
+        tb = TransferBin.__table__.c
+        on_slip = select(tb.transfer_id).where(tb.bin_id == found.id)
         transfers = db.session.execute(
-            select(Transfer).where(Transfer.bin_id == found.id, Transfer.status == "open").order_by(Transfer.id)
+            select(Transfer).where(or_(Transfer.bin_id == found.id, Transfer.id.in_(on_slip)),
+                                   Transfer.status.in_(("open", "discrepancy"))).order_by(Transfer.id)
         ).scalars().all()
         inspections = db.session.execute(
             select(Inspection).where(Inspection.bin_id == found.id, Inspection.status == "open").order_by(Inspection.id)
         ).scalars().all()
-    return BinView(found, retired, counts, events, found.location_since if found else None, transfers, inspections)
+    keeper = None
+    if found is not None and found.location is not None and found.location.kind == "waiting":
+        keeper = slips.keepers_of([found.id]).get(found.id)
+    return BinView(found, retired, counts, events, found.location_since if found else None, transfers, inspections,
+                   keeper)

@@ -154,7 +154,7 @@ def waiting_bins(limit: int = 200) -> list[dict[str, Any]]:
     rows = db.session.execute(
         select(Bin, Location).join(Location, Location.id == Bin.location_id)
         .where(Location.kind == "waiting").order_by(Bin.location_since).limit(limit)).all()
-    keepers = _keepers([b.id for b, _ in rows])
+    keepers = keepers_of([b.id for b, _ in rows])
     out = []
     for b, place in rows:
         since = b.location_since
@@ -164,7 +164,7 @@ def waiting_bins(limit: int = 200) -> list[dict[str, Any]]:
     return out
 
 
-def _keepers(bin_ids: list[int]) -> dict[int, str]:
+def keepers_of(bin_ids: list[int]) -> dict[int, str]:
     """Return, for bins in a waiting area, the person whose keeping the last slip there put them in."""
     if not bin_ids:
         return {}
@@ -200,3 +200,20 @@ def slips_of(user_id: int, limit: int = 100) -> list[Transfer]:
     return list(db.session.execute(
         select(Transfer).where(Transfer.content_hash.is_not(None), Transfer.number.in_(mine))
         .order_by(Transfer.created_at.desc()).limit(limit)).scalars())
+
+
+# Who hears of a refusal in the app: the team leaders of the operation the parts came from.
+TEAM_LEADERS = frozenset({"director", "receiver", "operator", "admin"})
+
+
+def refusals_for(user, days: int = 7) -> list[Transfer]:
+    """Return the refused slips of the last days from operations of the person's workshop (all, without one)."""
+    if user.role not in TEAM_LEADERS:
+        return []
+    since = datetime.now(UTC) - timedelta(days=days)
+    stmt = (select(Transfer).join(Location, Location.id == Transfer.from_location_id)
+            .where(Transfer.status == "refused", Transfer.created_at >= since)
+            .order_by(Transfer.created_at.desc()).limit(50))
+    if user.workshop_id is not None and user.role != "admin":
+        stmt = stmt.where(Location.workshop_id == user.workshop_id)
+    return list(db.session.execute(stmt).scalars())

@@ -386,11 +386,21 @@ class ScanScreen {
     getBin(code).then(
       (bin) => {
         detail.textContent = bin
-          ? [bin.product_name, bin.location_name].filter(Boolean).join(" · ")
+          ? [bin.product_name, bin.location_name, waited(bin)].filter(Boolean).join(" · ")
           : t("scan_not_on_device");
       },
       () => {},
     );
     return item;
   }
+}
+
+/**
+ * How long a bin in a waiting area has waited (§3.3), from its pulled place and time: "waiting 2 h 05 min".
+ * @param {Record<string, any>} bin
+ */
+function waited(bin) {
+  if (bin.location_kind !== "waiting" || !bin.location_since) return "";
+  const minutes = Math.max(0, Math.floor((Date.now() - Date.parse(bin.location_since)) / 60000));
+  return t("waited", { h: Math.floor(minutes / 60), m: String(minutes % 60).padStart(2, "0") });
 }
