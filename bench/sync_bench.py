@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 
 import requests
@@ -97,6 +98,15 @@ def push_rate(server: LiveServer, batches: int) -> float:
     return batches * 200 / (time.perf_counter() - start)
 
 
+def _signatures(opened: list[dict], hashes: list[str], signature: str, step: str, short: bool = False
+                ) -> list[tuple[str, dict]]:
+    """One step's signatures of a round's slips; `short`: one in ten is 2 pieces short."""
+    return [("transfer.signed", {"transfer_id": p["transfer_id"], "step": step, "content_hash": h,
+                                 "quantity": 38 if short and i % 10 == 0 else 40, "signature_sha256": signature,
+                                 **({"verdict": "pass"} if step == "inspector" else {})})
+            for i, (p, h) in enumerate(zip(opened, hashes, strict=True))]
+
+
 def handover_rate(server: LiveServer, rounds: int, slips: int = 50) -> float:
     """Push `rounds` rounds of `slips` handovers: the clerk opens and signs, then inspector, operator, receiver sign.
 
@@ -131,13 +141,7 @@ def handover_rate(server: LiveServer, rounds: int, slips: int = 50) -> float:
             opened.append({"transfer_id": str(uuid.uuid4()), "bin_codes": [mint(n)], "to": {"area": "warehouse"},
                            "quantity": 40})
         hashes = [content_hash(slip_content(p)) for p in opened]
-
-        def signed(step: str, short: bool = False) -> list[tuple[str, dict]]:
-            return [("transfer.signed", {"transfer_id": p["transfer_id"], "step": step, "content_hash": h,
-                                         "quantity": 38 if short and i % 10 == 0 else 40,
-                                         "signature_sha256": signature, **({"verdict": "pass"} if step == "inspector"
-                                                                           else {})})
-                    for i, (p, h) in enumerate(zip(opened, hashes, strict=True))]
+        signed = partial(_signatures, opened, hashes, signature)
 
         clerk = [x for p, sig in zip(opened, signed("clerk"), strict=True) for x in (("transfer.opened", p), sig)]
         rounds_ = [("clerk", clerk), ("inspector", signed("inspector")), ("operator", signed("operator")),

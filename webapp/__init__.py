@@ -82,12 +82,15 @@ def create_app(config: object | None = None) -> Flask:
     app.before_request(authenticate_api)  # first: who is calling the API, then may they
     app.before_request(check_access)
 
-    from webapp.routes import account, admin, api, auth, blobs, counting, floor, moving, office, pwa, transfers
+    from webapp.routes import (account, admin, api, auth, blobs, counting, floor, moving, office, pwa, stocktaking,
+                               transfers)
 
-    for module in (auth, account, floor, counting, moving, transfers, office, admin, pwa, api, blobs):
+    for module in (auth, account, floor, counting, moving, transfers, stocktaking, office, admin, pwa, api, blobs):
         app.register_blueprint(module.bp)
     from webapp.routes import labels as label_pages
     app.register_blueprint(label_pages.bp)
+    from webapp.routes import warehouse as warehouse_pages
+    app.register_blueprint(warehouse_pages.bp)
     csrf.exempt(api.bp)  # the API checks X-CSRFToken itself for cookie calls; bearer calls need none
     csrf.exempt(blobs.bp)
 

@@ -172,6 +172,18 @@ OPENAPI = {
                                                  "written_off, refusal, flags"},
                           "404": {"description": "unknown_transfer", **_json(_error)}},
         }},
+        "/api/v1/warehouse-slips/{slip_id}": {"get": {
+            "summary": "A warehouse entry or issue slip: how a device learns the number the server gave it",
+            "parameters": [{"name": "slip_id", "in": "path", "required": True,
+                            "schema": {"type": "string", "maxLength": 36}}],
+            "responses": {"200": {"description": "slip_id, provisional (true: the server has records of the slip but "
+                                                 "not its filling in: number null), number, display_number, book, "
+                                                 "kind, source, status (open, complete, void), content, content_hash, "
+                                                 "steps, next_step, signatures (step, signer, quantity, signed_at, "
+                                                 "verification, state), void, copies, flags"},
+                          "403": {"description": "forbidden: a role without warehouse slips", **_json(_error)},
+                          "404": {"description": "unknown_warehouse_slip", **_json(_error)}},
+        }},
         "/api/v1/events": {"get": {
             "summary": "Stored events for the office",
             "parameters": [{"name": "bin_code", "in": "query", "schema": {"type": "string"}},

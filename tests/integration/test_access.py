@@ -14,6 +14,13 @@ PUBLIC = "public"
 EXPLAINERS = {"operator", "inspector", "director", "admin"}
 REFUSERS = {"clerk", "receiver", "director", "admin"}
 SLIP = "/slips/00000000-0000-4000-8000-000000000000"
+STOCKTAKERS = {"clerk", "keeper", "director", "admin"}
+STOCKTAKE = "/stocktakes/00000000-0000-4000-8000-000000000000"
+
+WAREHOUSE = {"office", "clerk", "keeper", "accountant", "director", "inspector", "receiver", "admin"}
+SLIP_FILLERS = {"office", "clerk", "keeper", "accountant", "director", "admin"}
+SLIP_VOIDERS = {"office", "keeper", "accountant", "director", "admin"}
+WH_SLIP = "/warehouse/slips/00000000-0000-4000-8000-000000000000"
 
 # endpoint: (method, path, who may use it)
 TABLE = {
@@ -25,6 +32,7 @@ TABLE = {
     "floor.bin_page": ("GET", "/b/{code}", EVERYONE),
     "counting.count_bin": ("POST", "/b/{code}/count", COUNTERS),
     "moving.move_bin": ("POST", "/b/{code}/move", MOVERS),
+    "transfers.open_slip": ("POST", "/b/{code}/transfer", MOVERS),
     "transfers.slip_page": ("GET", SLIP, EVERYONE),
     "transfers.slip_pdf_page": ("GET", SLIP + ".pdf", EVERYONE),
     "transfers.explain": ("POST", SLIP + "/explain", EXPLAINERS),
@@ -32,7 +40,25 @@ TABLE = {
     "transfers.refuse": ("POST", SLIP + "/refuse", REFUSERS),
     "transfers.office_slips": ("GET", "/office/slips", OFFICE),
     "transfers.my_slips": ("GET", "/slips/mine", EVERYONE),
+    "stocktaking.floor_list": ("GET", "/stocktakes", STOCKTAKERS),
+    "stocktaking.start": ("POST", "/stocktakes", STOCKTAKERS),
+    "stocktaking.stocktake_page": ("GET", STOCKTAKE, STOCKTAKERS),
+    "stocktaking.count": ("POST", STOCKTAKE + "/count", STOCKTAKERS),
+    "stocktaking.close": ("POST", STOCKTAKE + "/close", STOCKTAKERS),
+    "stocktaking.office_list": ("GET", "/office/stocktakes", OFFICE),
+    "stocktaking.report": ("GET", "/office" + STOCKTAKE, OFFICE),
+    "stocktaking.approve": ("POST", "/office" + STOCKTAKE + "/approve", REVIEWERS),
     "api.transfer": ("GET", "/api/v1/transfers/00000000-0000-4000-8000-000000000000", EVERYONE),
+    "warehouse.index": ("GET", "/warehouse/", WAREHOUSE),
+    "warehouse.new_slip": ("GET", "/warehouse/new", SLIP_FILLERS),
+    "warehouse.open_slip": ("POST", "/warehouse/slips", SLIP_FILLERS),
+    "warehouse.slip_page": ("GET", WH_SLIP, WAREHOUSE),
+    "warehouse.slip_pdf": ("GET", WH_SLIP + ".pdf", WAREHOUSE),
+    "warehouse.sign": ("POST", WH_SLIP + "/sign", WAREHOUSE),
+    "warehouse.void": ("POST", WH_SLIP + "/void", SLIP_VOIDERS),
+    "warehouse.book_page": ("GET", "/warehouse/books/1", WAREHOUSE),
+    "warehouse.outsourced": ("GET", "/warehouse/outsourced", WAREHOUSE),
+    "warehouse.api_slip": ("GET", "/api/v1/warehouse-slips/00000000-0000-4000-8000-000000000000", WAREHOUSE),
     "office.dashboard": ("GET", "/office/", OFFICE),
     "office.bins": ("GET", "/office/bins", OFFICE),
     "office.events": ("GET", "/office/events", OFFICE),
@@ -59,6 +85,7 @@ TABLE = {
     "pwa.service_worker": ("GET", "/sw.js", PUBLIC),
     "pwa.offline": ("GET", "/offline", PUBLIC),
     "pwa.offline_bin": ("GET", "/offline/bin", PUBLIC),
+    "pwa.offline_slip": ("GET", "/offline/slip", PUBLIC),
     "pwa.offline_scan": ("GET", "/offline/scan", PUBLIC),
     "pwa.sync_panel": ("GET", "/sync", PUBLIC),
     "api.register_device": ("POST", "/api/v1/devices", EVERYONE),

@@ -56,7 +56,8 @@ def test_the_demo_plant(app, runner):
         assert sorted(w.quantity for w in db.session.execute(select(WorkOrder)).scalars()) == [800, 2500, 6000]
         assert count(Bin) == 40
         users = {u.username: u for u in db.session.execute(select(User)).scalars()}
-        roles = ["clerk", "inspector", "operator", "receiver", "office", "director", "keeper", "follower", "accountant", "admin"]
+        roles = ["clerk", "inspector", "operator", "receiver", "office", "director", "keeper", "follower",
+                 "accountant", "admin"]
         assert all(users[r].role == r and users[r].check_password("demo") for r in roles)
         from sync import schema
 

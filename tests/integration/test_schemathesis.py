@@ -16,7 +16,7 @@ from tests.bounded import memory_headroom
 # A resumable upload's chunk is plain bytes under the tus media type.
 schemathesis.serializer.alias("application/offset+octet-stream", "application/octet-stream")
 
-EXAMPLES = 25  # per operation and generation mode: 8 operations x 2 modes x 25 = 400 requests
+EXAMPLES = 25  # per operation and generation mode: 11 operations x 2 modes x 25 = 550 requests
 QUIET = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much,
          HealthCheck.data_too_large]
 
@@ -61,7 +61,7 @@ def test_no_operation_answers_a_server_error(api):
     schema, device, credentials = api
     ran: Counter[tuple[str, str, int]] = Counter()
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 10
+    assert len(operations) == 11
     for operation in operations:
         # A device registers from a signed-in session; everything else is called with its token.
         how = credentials["session" if operation.label == "POST /api/v1/devices" else "bearer"]

@@ -365,3 +365,21 @@ def test_a_refusal_reaches_the_team_leader_and_a_waiting_bin_says_how_long_and_w
     assert "data-waited" in page and four["clerk"].user.display_name in page.split("data-keeper")[1][:200]
     signed_in_device("inspector")  # not a team leader: no notice
     assert "data-refused-slip" not in client.get("/scan").data.decode()
+
+
+def test_a_slip_into_the_warehouse_gets_its_numbered_entry_slip_when_it_completes(app, four, route, client):
+    from webapp.models import SlipBook, WarehouseSlip
+
+    with app.app_context():
+        db.session.add(Location(code="WH-1", kind="warehouse", name_zh="成品库", name_en="Store"))
+        db.session.commit()
+    tid, opened, event = open_slip(four["clerk"], [route["codes"][0]], 50, to={"area": "warehouse"})
+    four["clerk"].push([event])
+    for step in STEPS:
+        four[step].push([sign(four[step], tid, step, 50, opened)])
+    with app.app_context():
+        t = db.session.execute(select(Transfer).where(Transfer.number == tid)).scalar_one()
+        entry = db.session.execute(select(WarehouseSlip).where(WarehouseSlip.transfer_id == t.id)).scalar_one()
+        book = db.session.get(SlipBook, entry.book_id)
+        assert (book.kind, entry.number, entry.quantity, entry.source) == ("entry", 1, 50, "own")
+        db.session.remove()

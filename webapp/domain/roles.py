@@ -32,6 +32,7 @@ class Can(StrEnum):
     USE_FLOOR = "use_floor"  # scan screen, bin pages
     COUNT_BIN = "count_bin"
     MOVE_BIN = "move_bin"  # to the next operation, the waiting area or a warehouse
+    STOCKTAKE = "stocktake"  # start, count and close a stocktake of an area (盘点, §1.5)
     VIEW_OFFICE = "view_office"
     READ_EVENTS = "read_events"
     SYNC = "sync"  # register a device, push, pull
@@ -48,6 +49,9 @@ CAPABILITIES: dict[Can, frozenset[str]] = {
     # Clerks move bins between processes, the waiting area and the warehouse; keepers take
     # bins into and out of their stores (entry and issue slips, §3.4-3.6); admins fix mistakes.
     Can.MOVE_BIN: frozenset({Role.CLERK, Role.KEEPER, Role.ADMIN}),
+    # Clerks take part in stocktakes, keepers count their stores, the workshop director counts
+    # the workshop; the statistician approves what they found (REVIEW).
+    Can.STOCKTAKE: frozenset({Role.CLERK, Role.KEEPER, Role.DIRECTOR, Role.ADMIN}),
     Can.VIEW_OFFICE: OFFICE_ROLES,
     Can.READ_EVENTS: OFFICE_ROLES,
     Can.SYNC: ALL_ROLES,

@@ -103,8 +103,8 @@ def preloaded_modules() -> tuple[str, ...]:
 
 def precache_urls() -> list[str]:
     """List what the worker keeps for offline use: static files, the manifest, the shells."""
-    urls = [url_for("pwa.offline"), url_for("pwa.offline_bin"), url_for("pwa.offline_scan"), url_for("pwa.sync_panel"),
-            url_for("pwa.manifest")]
+    urls = [url_for(name) for name in ("pwa.offline", "pwa.offline_bin", "pwa.offline_slip", "pwa.offline_scan",
+                                       "pwa.sync_panel", "pwa.manifest")]
     static, build = _static(), current_app.config["BUILD"]
     for path in sorted(static.rglob("*")):
         if path.is_file() and path.name != "sw.js" and not path.name.endswith(".LICENSE"):
@@ -163,6 +163,13 @@ def sync_panel():
 def offline_bin():
     """A bin page shell the worker fills from pulled data for bins never opened online."""
     return render_template("pwa/offline_bin.html")
+
+
+@bp.get("/offline/slip")
+@public
+def offline_slip():
+    """A transfer slip shell the worker fills from pulled data and this device's own records, to sign offline."""
+    return render_template("pwa/offline_slip.html")
 
 
 @bp.get("/offline/scan")

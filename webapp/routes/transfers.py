@@ -1,12 +1,14 @@
 """Transfer slips: the slip page (sign, explain, refuse), its PDF, and the office's list of slips received.
 
 Devices record slips offline (`transfer.*` events, webapp/services/transfers.py); the forms
-here post the steps that need no drawing through the same sync path.
+here post the steps that need no drawing through the same sync path, and the bin page's "open a
+transfer slip" form when the phone runs no JavaScript.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,13 +20,38 @@ from flask_login import current_user
 from sync.spec import FormInvalid
 from webapp import forms
 from webapp.auth import requires
+from webapp.routes.floor import show_bin
 from webapp.names import local_name
+from webapp.domain import transfers as rules
 from webapp.domain.roles import Can, may
 from webapp.services.slip_pdf import slip_pdf
 from webapp.services import blobs, slips, transfers
 from webapp.services.sync_service import record_locally
 
 bp = Blueprint("transfers", __name__)
+
+# The open form's destination select: its values, and the `to` each one means.
+AREAS = {"next": {"next": True}, "waiting": {"area": "waiting"}, "warehouse": {"area": "warehouse"}}
+OPERATION_PREFIX = "op:"
+
+
+# Who may record a signature, sign each step, refuse: slip pages and the slip shell carry them, for the device
+# to decide offline as the server would.
+SLIP_ROLES = {"sign_roles": sorted(transfers.SIGNED_TYPE.roles),
+              "step_roles": {step: sorted(roles) for step, roles in rules.STEP_ROLES.items()},
+              "refuse_roles": sorted(transfers.REFUSED_TYPE.roles)}
+
+
+@bp.app_template_global()
+def slip_opening(bin_row) -> dict:
+    """What opening a slip for this bin offers (the bin page's form: transfers/_open.html)."""
+    return slips.opening(bin_row)
+
+
+@bp.app_context_processor
+def slip_roles():
+    """Give every template the roles that may sign each step of a slip, and refuse one."""
+    return SLIP_ROLES
 
 
 def _slip_or_404(transfer_id: str) -> dict:
@@ -38,7 +65,13 @@ def _slip_or_404(transfer_id: str) -> dict:
 @requires(Can.USE_FLOOR)
 def slip_page(transfer_id: str):
     """Show a slip: what it carries, each step's signature and its state, what it waits for."""
-    return _show(_slip_or_404(transfer_id))
+    if not re.fullmatch(transfers.UUID, transfer_id):
+        abort(404)
+    found = slips.slip(transfer_id)
+    if found is None:
+        # Opened on a device a moment ago and not synced yet: the slip shell shows what the device holds.
+        return render_template("pwa/offline_slip.html", not_on_server=True), 404
+    return _show(found)
 
 
 def _show(slip: dict, status: int = 200, errors: dict | None = None, values: dict | None = None):
@@ -111,6 +144,45 @@ def _image(sha256: str) -> bytes | None:
         return None
     with served.file as file:
         return file.read()
+
+
+def _destination(value: str) -> dict | str | None:
+    """Return the `to` a value of the open form's select means ("next", "op:OP20", "waiting", "warehouse")."""
+    if value.startswith(OPERATION_PREFIX):
+        return {"operation": value[len(OPERATION_PREFIX):]}
+    return AREAS.get(value, value or None)  # anything else stays as it came: the payload check refuses it
+
+
+def _bin_codes(code: str, extra: str) -> list[str]:
+    """Return the slip's bins: the page's bin, then the codes typed or scanned beside it (each once)."""
+    typed = [c.strip().upper() for c in re.split(r"[\s,;，、]+", extra) if c.strip()]
+    return list(dict.fromkeys([code, *typed]))
+
+
+@bp.post("/b/<code>/transfer")
+@requires(Can.MOVE_BIN)
+def open_slip(code: str):
+    """Open a transfer slip posted without JavaScript (the server makes its id) through the sync path devices use."""
+    code = code.upper()
+    fixed = {"transfer_id": request.form.get("transfer_id") or str(uuid.uuid4()),
+             "bin_codes": _bin_codes(code, request.form.get("extra_bins", "")),
+             "to": _destination(request.form.get("to", ""))}
+    try:
+        payload = forms.read_form(transfers.OPENED, request.form, fixed)
+    except FormInvalid as exc:
+        return show_bin(code, 422, errors={transfers.OPENED: forms.messages(transfers.OPENED, exc)},
+                        values={transfers.OPENED: request.form.to_dict()})
+    result = record_locally(current_user, transfers.OPENED, payload)
+    mixup = next((f for f in result.get("exceptions", []) if f.get("code") == "mixup_risk"), None)
+    if result["status"] != "stored":
+        flash(_("Kept for office review."), "warn")
+    elif mixup is not None:
+        # Without JavaScript nothing stopped it before saving: say so now; the office sees the flag.
+        flash(_("Slip opened, but %(part)s and %(other)s are similar parts (mix-up risk, §3.3): keep them apart "
+                "and tell the office.", part=mixup.get("part"), other=mixup.get("other_part")), "warn")
+    else:
+        flash(_("Slip opened: now sign it."), "ok")
+    return redirect(url_for("transfers.slip_page", transfer_id=payload["transfer_id"]), code=303)
 
 
 @bp.post("/slips/<transfer_id>/explain")

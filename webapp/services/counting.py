@@ -18,10 +18,11 @@ from sync.registry import EventType, HandlerContext, RuleBroken
 from sync.spec import Choice, Digests, Integer, PayloadSpec, Text
 from webapp.domain.counting import MAX_NOTE, MAX_QUANTITY, CountFact, fold_counts
 from webapp.domain.roles import CAPABILITIES, FLOOR_ROLES, Can, Role
+from webapp.domain.stocktaking import UUID_PATTERN
 from webapp.events import Area, Flag, Kind
 from webapp.models import Bin, Count, Transfer
 from webapp.models.types import from_ms, to_ms
-from webapp.services import review
+from webapp.services import review, stocktaking
 from webapp.services.bins import bins_by_code
 
 EVENT_TYPE = "bin.counted"
@@ -40,6 +41,8 @@ COUNT = PayloadSpec((
     Choice("unit", required=True, choices=UNITS, form_default="pcs"),
     Text("note", max_length=MAX_NOTE),
     Digests("photos", max_items=10, description="SHA-256 of photos uploaded to /api/v1/blobs"),
+    # Optional and additive (no new version): a count taken during a stocktake names it.
+    Text("stocktake_id", max_length=36, pattern=UUID_PATTERN, description="the stocktake this count is part of"),
 ), stored_only=("signer",),
     description="signer: a second person's badge + PIN proof (README, signing for someone else)")
 
@@ -90,6 +93,7 @@ def handle_counts(session, ctxs: list[HandlerContext]) -> list[list[RuleBroken]]
     """
     facts = [CountFact((ctx.effective_at, ctx.envelope.device_id, ctx.envelope.seq), ctx.envelope.id,
                        ctx.payload["quantity"], from_ms(ctx.effective_at)) for ctx in ctxs]
+    stocktakes, stocktake_flags = stocktaking.link_counts(session, ctxs)
     b = _BINS.c
     bins = bins_by_code(session, {ctx.payload["bin_code"] for ctx in ctxs},
                         b.quantity, b.disputed, b.last_counted_at, b.version)
@@ -138,8 +142,8 @@ def handle_counts(session, ctxs: list[HandlerContext]) -> list[list[RuleBroken]]
         "bin_code": code, "quantity": ctx.payload["quantity"], "unit": ctx.payload["unit"],
         "note": ctx.payload.get("note"), "counted_by": ctx.actor_id, "device_id": ctx.envelope.device_id,
         "seq": ctx.envelope.seq, "counted_at": fact.at, "received_at": from_ms(ctx.received_at),
-        "outcome": outcomes.get(ctx.envelope.id, "recorded"), "stocktake_id": None,
-    } for ctx, fact in zip(ctxs, facts, strict=True)])
+        "outcome": outcomes.get(ctx.envelope.id, "recorded"), "stocktake_id": stocktake,
+    } for ctx, fact, stocktake in zip(ctxs, facts, stocktakes, strict=True)])
     c = _COUNTS.c
     if changed:
         session.execute(update(_COUNTS).where(c.event_id == bindparam("_event"))
@@ -151,7 +155,7 @@ def handle_counts(session, ctxs: list[HandlerContext]) -> list[list[RuleBroken]]
     if closes:
         review.close_for_subjects(session, "count_discrepancy", [
             (f"bin:{code}", fact.event_id, actor_id, fact.order[0], "recount") for code, fact, actor_id in closes])
-    return flags
+    return [found + extra for found, extra in zip(flags, stocktake_flags, strict=True)]
 
 
 class _BinFold:

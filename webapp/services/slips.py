@@ -15,7 +15,8 @@ from sync import schema
 from sync.flags import flags_of
 from webapp.domain import transfers as rules
 from webapp.extensions import db
-from webapp.models import Bin, Location, Transfer, TransferBin, TransferLog, User
+from webapp.models import (Bin, Location, Operation, RouteStep, SpecGroup, Transfer, TransferBin, TransferLog,
+                           User)
 from webapp.models.types import from_ms
 
 
@@ -217,3 +218,34 @@ def refusals_for(user, days: int = 7) -> list[Transfer]:
     if user.workshop_id is not None and user.role != "admin":
         stmt = stmt.where(Location.workshop_id == user.workshop_id)
     return list(db.session.execute(stmt).scalars())
+
+
+def opening(bin_row: Bin) -> dict[str, Any]:
+    """Return what opening a slip for a bin offers, in three small queries (the bin page's form).
+
+    The next operation on its part's route (the default destination), the other operations that have
+    a place (the route's first, in its order), the part's name after the operation it leaves as the
+    process-state list names it (§4.2), whether it leaves the route's first operation (§3.1: the
+    material's issue slip), and its part's similar-specification group (§3.3).
+    """
+    product, here = bin_row.product, bin_row.location.operation_id if bin_row.location else None
+    route = []
+    if product is not None and product.route_id is not None:
+        s, o = RouteStep.__table__.c, Operation.__table__.c
+        route = db.session.execute(
+            select(s.operation_id, s.state_name_zh, o.code, o.name_zh, o.name_en).join(Operation.__table__,
+                                                                                        o.id == s.operation_id)
+            .where(s.route_id == product.route_id).order_by(s.position)).all()
+    at = next((i for i, step in enumerate(route) if step.operation_id == here), None)
+    following = route[at + 1] if at is not None and at + 1 < len(route) else None
+    o, loc = Operation.__table__.c, Location.__table__.c
+    placed = db.session.execute(select(o.id, o.code, o.name_zh, o.name_en).where(
+        o.id.in_(select(loc.operation_id).where(loc.operation_id.is_not(None)))).order_by(o.code)).all()
+    order = {step.operation_id: i for i, step in enumerate(route)}
+    others = sorted((op for op in placed if op.id not in (here, following.operation_id if following else None)),
+                    key=lambda op: order.get(op.id, len(order)))
+    group = None
+    if product is not None and product.spec_group_id is not None:
+        group = db.session.execute(select(SpecGroup.code).where(SpecGroup.id == product.spec_group_id)).scalar()
+    return {"next": following, "operations": others, "part": route[at].state_name_zh if at is not None else None,
+            "leaves_first": at == 0, "spec_group": group}

@@ -33,7 +33,7 @@ from webapp.extensions import db
 from webapp.models import (Bin, Location, Operation, Product, RouteStep, Setting, Signature, Transfer, TransferBin,
                            TransferLog)
 from webapp.models.types import from_ms
-from webapp.services import moving, review, signers
+from webapp.services import moving, review, signers, warehouse
 from webapp.services.bins import bins_by_code
 
 OPENED, SIGNED, EXPLAINED, REFUSED, WRITTEN_OFF = (
@@ -335,7 +335,7 @@ def _write(session, rows: dict[str, Any], folds: dict[str, rules.SlipFold], logs
     if not rows:
         return
     t = Transfer.__table__.c
-    updates, moved, settled = [], [], []
+    updates, moved, settled, stored = [], [], [], []
     for slip_id, row in rows.items():
         fold, log = folds[slip_id], logs[slip_id]
         quantity = fold.content.get("quantity") if fold.content else row.quantity
@@ -351,6 +351,8 @@ def _write(session, rows: dict[str, Any], folds: dict[str, rules.SlipFold], logs
             "completed_at": from_ms(completed.order[0]) if completed else None, "moved_event_id": fold.completed_by})
         if fold.completed_by != row.moved_event_id:
             moved.append((row.id, fold.received if fold.status == "complete" else None))
+            if completed is not None and row.kind == "warehouse":
+                stored.append((row.id, completed.person_id, completed.order[0]))
         settle = fold.explanation or fold.written_off
         if fold.status == "complete" and settle is not None:
             note = settle.payload.get("explanation") or settle.payload.get("reason")
@@ -363,6 +365,8 @@ def _write(session, rows: dict[str, Any], folds: dict[str, rules.SlipFold], logs
     for transfer_id, received in moved:
         for bin_id in session.execute(select(tb.bin_id).where(tb.transfer_id == transfer_id)).scalars():
             moving.follow_log(session, bin_id, quantity=received)
+    for transfer_id, person_id, at in stored:  # §3.4: into a warehouse on an entry slip, numbered in its book
+        warehouse.entry_for_transfer(session, transfer_id, person_id, at)
     if settled:
         review.close_for_subjects(session, "transfer_discrepancy", settled)
 

@@ -7,7 +7,9 @@
  * - Only same-origin GETs outside /api/ are handled; writes and API calls always go to
  *   the network (the outbox, not this worker, is what makes writes work offline).
  * - Pages: network first (4 s), then the cached copy, then the offline shells. Pages
- *   are kept for offline use unless the server marks them Cache-Control: no-store.
+ *   are kept for offline use unless the server marks them Cache-Control: no-store. A transfer
+ *   slip offline is always the slip shell: it changes with every signature, and the shell shows
+ *   it from the pulled data and this device's own records, to whoever is signed in now.
  * - /static/v/<build>/: cache first. A versioned URL names one build's file, so its bytes never
  *   change; the server keeps the previous build's files, so a page of that build still loads
  *   its own scripts after a deploy.
@@ -23,6 +25,7 @@ const SHELL_CACHE = `shopfloor-shell-${BUILD}`;
 const PAGES_CACHE = "shopfloor-pages";
 const NAVIGATION_TIMEOUT_MS = 4000;
 const BIN_PAGE = /^\/b\/[^/]+$/;
+const SLIP_PAGE = /^\/slips\/[0-9a-fA-F-]{36}$/;
 const SCAN_PAGE = /^\/(scan)?$/; // the floor's landing page ("/" redirects there when online)
 
 sw.addEventListener("install", (event) => {
@@ -156,21 +159,24 @@ async function navigate(event) {
 }
 
 /**
- * The cached copy of this page, else the offline bin shell for /b/<code>, else for / and /scan
- * the scan page last seen (or the scan shell: scanning needs no server), else /offline.
+ * The slip shell for /slips/<id>; else the cached copy of this page, else the offline bin shell for
+ * /b/<code>, else for / and /scan the scan page last seen (or the scan shell: scanning needs no
+ * server), else /offline.
  * @param {Request} request
  * @returns {Promise<Response | undefined>}
  */
 async function offlineCopy(request) {
   const { pathname } = new URL(request.url);
+  const slip = SLIP_PAGE.test(pathname);
   // All lookups at once: a scan offline waits on this before the bin page can start.
-  const [own, bin, scan, offline] = await Promise.all([
-    caches.match(request, { ignoreVary: true }),
+  const [shell, own, bin, scan, offline] = await Promise.all([
+    slip ? caches.match("/offline/slip") : undefined,
+    slip ? undefined : caches.match(request, { ignoreVary: true }),
     BIN_PAGE.test(pathname) ? caches.match("/offline/bin") : undefined,
     SCAN_PAGE.test(pathname) ? scanPage() : undefined,
     caches.match("/offline"),
   ]);
-  return own ?? bin ?? scan ?? offline;
+  return shell ?? own ?? bin ?? scan ?? offline;
 }
 
 /** The scan page as last served to this person, else the scan shell rendered for nobody. */

@@ -50,6 +50,22 @@ const signaturePad = {
 };
 
 /**
+ * A stocktake's counting screen: its code (camera, decoder, progress) loads only on that page.
+ * @type {Behaviour}
+ */
+const stocktake = {
+  selector: "[data-stocktake]",
+  attach: (el) => void import("./behaviours/stocktake.js").then((module) => module.attach(el)),
+};
+
+/** The transfer slip, opened on the bin page and signed on its own page: loaded only there. @type {Behaviour} */
+const slip = {
+  selector: "[data-slip-opener], [data-slip]",
+  attach: (el) =>
+    void import(el.matches("form") ? "./behaviours/slip-open.js" : "./behaviours/slip-page.js").then((m) => m.attach(el)),
+};
+
+/**
  * Each binds to the elements matching its selector, once per element. Order matters:
  * offline-bin fills in the bin code that offline-form's pending list reads.
  * @type {Record<string, Behaviour>}
@@ -62,6 +78,8 @@ const behaviours = {
   "offline-form": offlineForm,
   signer,
   "signature-pad": signaturePad,
+  slip,
+  stocktake,
   "app-update": appUpdate,
   "code-entry": codeEntry,
   "scan-screen": scanScreen,

@@ -14,7 +14,8 @@
  * The badge secret and the PIN are held only while needed: the badge in this object (never in the
  * page: the scanner's field is emptied as soon as it is read), the PIN in its field until the save,
  * a refusal, a change to the record, closing the panel or leaving the page.
- * States for people and tests: data-signer-state = closed | scan | pin | problem on [data-signer].
+ * States for people and tests: data-signer-state = closed | scan | pin | problem on [data-signer];
+ * data-signer-role: the role of the person whose badge was read (for forms that only some roles sign).
  */
 import { t } from "../i18n.js";
 import { getMeta, onChange } from "../offline/db.js";
@@ -216,6 +217,7 @@ class SignerPanel {
     this.who.hidden = true;
     this.who.textContent = "";
     this.who.removeAttribute("data-known");
+    delete this.root.dataset.signerRole;
     this.showError("");
   }
 
@@ -271,6 +273,7 @@ class SignerPanel {
     } else {
       this.who.textContent = `${person.display_name || person.username} · ${t(`role_${person.role}`)}`;
       this.who.dataset.known = "";
+      this.root.dataset.signerRole = person.role ?? ""; // the form may ask whether this role signs what it holds
       if (person.id === self) this.problem = t("signer_is_you");
       else if (person.active === false) this.problem = t("signer_inactive");
       else if (!hasPin(person)) this.problem = t("signer_no_pin", { name: person.display_name || person.username });
