@@ -130,6 +130,31 @@ def plant(app):
         return {"codes": codes, "order": "WO-1", "operations": ["OP10", "OP20"]}
 
 
+@pytest.fixture
+def routed_plant(app, plant):
+    """The plant's half-shaft on a route OP10 → OP20 (OP10 is cutting), a housing of the same
+    similar-specification group (never transferred together, §3.3), and a waiting area WAIT-1."""
+    from sqlalchemy import select
+
+    from webapp.models import Location, Product, Route, RouteStep, SpecGroup
+
+    with app.app_context():
+        product = db.session.execute(select(Product).where(Product.code == "HS-01")).scalar_one()
+        r = Route(code="R1", name_zh="路线", name_en="Route")
+        db.session.add(r)
+        db.session.flush()
+        for i, op in enumerate(plant["operations"], start=1):
+            op_id = db.session.execute(select(Location.operation_id).where(Location.code == f"L-{op}")).scalar()
+            db.session.add(RouteStep(route=r, position=i, operation_id=op_id, state_name_zh=f"状态{i}",
+                                     state_name_en=f"State {i}"))
+        group = SpecGroup(code="SG", name_zh="易混", name_en="Easily mixed")
+        product.route, product.spec_group = r, group
+        twin = Product(code="HH-01", name_zh="半轴壳", name_en="Housing", route=r, spec_group=group)
+        db.session.add_all([group, twin, Location(code="WAIT-1", kind="waiting", name_zh="待料区", name_en="Waiting")])
+        db.session.commit()
+    return plant
+
+
 class Auth:
     """Sign a test client in and out, as a person would with the form."""
 

@@ -9,33 +9,23 @@ from sqlalchemy import select
 from sync import schema
 from webapp.domain.label_codes import mint
 from webapp.extensions import db
-from webapp.models import Bin, BinLabel, Location, Product, Route, RouteStep, SpecGroup
+from webapp.models import Bin, BinLabel, Location, Product
 
 UUID = re.compile(r"/slips/([0-9a-f-]{36})$")
 
 
 @pytest.fixture
-def route(app, plant):
-    """The plant's half-shaft on a route OP10 → OP20, a housing of the same similar-spec group in a bin at OP10,
-    and a warehouse."""
+def route(app, routed_plant):
+    """The plant on a route (tests/conftest.py), a housing of the half-shaft's similar-spec group in a bin at
+    OP10, and a warehouse."""
     with app.app_context():
-        product = db.session.execute(select(Product).where(Product.code == "HS-01")).scalar_one()
-        r = Route(code="R1", name_zh="路线", name_en="Route")
-        db.session.add(r)
-        db.session.flush()
-        for i, op in enumerate(plant["operations"], start=1):
-            op_id = db.session.execute(select(Location.operation_id).where(Location.code == f"L-{op}")).scalar()
-            db.session.add(RouteStep(route=r, position=i, operation_id=op_id, state_name_zh=f"状态{i}",
-                                     state_name_en=f"State {i}"))
-        group = SpecGroup(code="SG", name_zh="易混", name_en="Easily mixed")
-        product.route, product.spec_group = r, group
-        twin = Product(code="HH-01", name_zh="半轴壳", name_en="Housing", route=r, spec_group=group)
+        twin = db.session.execute(select(Product).where(Product.code == "HH-01")).scalar_one()
         at_cutting = db.session.execute(select(Location).where(Location.code == "L-OP10")).scalar_one()
         housing = Bin(code=mint(9), product=twin, quantity=30, location=at_cutting)
-        db.session.add_all([group, twin, housing, BinLabel(code=mint(9), bin=housing),
+        db.session.add_all([housing, BinLabel(code=mint(9), bin=housing),
                             Location(code="WH-1", kind="warehouse", name_zh="成品库", name_en="Store")])
         db.session.commit()
-    return {**plant, "housing": mint(9)}
+    return {**routed_plant, "housing": mint(9)}
 
 
 def opened_events(app) -> list[dict]:
@@ -58,7 +48,7 @@ def test_the_bin_page_offers_a_slip_to_the_next_operation_with_the_part_as_the_s
     assert f'action="/b/{route["codes"][0]}/transfer"' in form
     assert re.search(r'<option value="next" data-operation="OP20"\s+selected>', form)
     assert 'value="op:OP10"' not in form  # where the bin is already
-    assert 'value="warehouse"' in form and 'value="waiting"' not in form  # the plant has no waiting area
+    assert 'value="warehouse"' in form and 'value="waiting"' in form  # the places the plant has
     assert 'name="part"' in form and 'value="状态1"' in form
     # Leaving the route's first operation (cutting): the material's issue slip is asked for (§3.1).
     assert re.search(r'<input name="issue_slip"[^>]*required', form)

@@ -12,30 +12,16 @@ from sqlalchemy import select
 from sync import schema
 from webapp.domain.transfers import content_hash, slip_content
 from webapp.extensions import db
-from webapp.models import Bin, Location, Product, Route, RouteStep, SpecGroup, Transfer
+from webapp.models import Bin, Location, Product, Transfer
 from webapp.models.types import from_ms
 
 STEPS = ("clerk", "inspector", "operator", "receiver")
 
 
 @pytest.fixture
-def route(app, plant):
-    """The plant's product on a route OP10 → OP20, a waiting area, and a second part of the same spec group."""
-    with app.app_context():
-        product = db.session.execute(select(Product).where(Product.code == "HS-01")).scalar_one()
-        r = Route(code="R1", name_zh="路线", name_en="Route")
-        db.session.add(r)
-        db.session.flush()
-        for i, op in enumerate(plant["operations"], start=1):
-            op_id = db.session.execute(select(Location.operation_id).where(Location.code == f"L-{op}")).scalar()
-            db.session.add(RouteStep(route=r, position=i, operation_id=op_id, state_name_zh=f"状态{i}",
-                                     state_name_en=f"State {i}"))
-        group = SpecGroup(code="SG", name_zh="易混", name_en="Easily mixed")
-        product.route, product.spec_group = r, group
-        twin = Product(code="HH-01", name_zh="半轴壳", name_en="Housing", route=r, spec_group=group)
-        db.session.add_all([group, twin, Location(code="WAIT-1", kind="waiting", name_zh="待料区", name_en="Waiting")])
-        db.session.commit()
-    return plant
+def route(routed_plant):
+    """The plant on a route, with a similar part and a waiting area (tests/conftest.py)."""
+    return routed_plant
 
 
 def png(text="sig") -> tuple[bytes, str]:

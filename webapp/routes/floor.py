@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -77,19 +78,26 @@ def show_bin(code: str, status: int = 200, errors: dict[str, dict[str, str]] | N
 
 def record_form(event_type: str, code: str, fixed: dict[str, Any], attachments: list[str] | None = None,
                 saved: str = "", kept: str = ""):
-    """Record a bin page form posted without JavaScript through the same sync path as devices.
+    """Record a bin page form posted without JavaScript through the same sync path as devices."""
+    return post_record(event_type, fixed, lambda errors, values: show_bin(code, 422, errors, values),
+                       url_for("floor.bin_page", code=code), saved, kept, attachments)
 
-    A form that is wrong shows the whole page again (422) with what is wrong, field by field, in
-    the person's language; a record the server keeps for review says so.
+
+def post_record(event_type: str, fixed: dict[str, Any], show_again: Callable[[dict, dict], Any], done: str,
+                saved: str, kept: str = "", attachments: list[str] | None = None):
+    """Record a form posted without JavaScript through the same sync path as devices, then go to `done`.
+
+    A form that is wrong is shown again by `show_again(errors, values)` (keyed by event type: what
+    is wrong, field by field, in the person's language, and what was typed; the page answers 422);
+    a record the server keeps for review says so (`kept`).
     """
     try:
         payload = forms.read_form(event_type, request.form, fixed)
     except FormInvalid as exc:
-        return show_bin(code, 422, errors={event_type: forms.messages(event_type, exc)},
-                        values={event_type: request.form.to_dict()})
+        return show_again({event_type: forms.messages(event_type, exc)}, {event_type: request.form.to_dict()})
     result = record_locally(current_user, event_type, payload, attachments=attachments)
     if result["status"] == "stored":
         flash(saved, "ok")
     else:
-        flash(kept, "warn")
-    return redirect(url_for("floor.bin_page", code=code), code=303)
+        flash(kept or _("Kept for office review."), "warn")
+    return redirect(done, code=303)

@@ -20,7 +20,7 @@ from flask_login import current_user
 from sync.spec import FormInvalid
 from webapp import forms
 from webapp.auth import requires
-from webapp.routes.floor import show_bin
+from webapp.routes.floor import post_record, show_bin
 from webapp.names import local_name
 from webapp.domain import transfers as rules
 from webapp.domain.roles import Can, may
@@ -210,15 +210,9 @@ def _record(transfer_id: str, event_type: str, saved: str):
     if current_user.role not in transfers.ROLES[event_type]:
         abort(403)  # the event type's roles: the same rule as for a device's record
     slip = _slip_or_404(transfer_id)
-    try:
-        payload = forms.read_form(event_type, request.form, {"transfer_id": slip["transfer_id"]})
-    except FormInvalid as exc:
-        return _show(slip, 422, errors={event_type: forms.messages(event_type, exc)},
-                     values={event_type: request.form.to_dict()})
-    result = record_locally(current_user, event_type, payload)
-    flash(saved if result["status"] == "stored" else _("Kept for office review."),
-          "ok" if result["status"] == "stored" else "warn")
-    return redirect(url_for("transfers.slip_page", transfer_id=slip["transfer_id"]), code=303)
+    return post_record(event_type, {"transfer_id": slip["transfer_id"]},
+                       lambda errors, values: _show(slip, 422, errors, values),
+                       url_for("transfers.slip_page", transfer_id=slip["transfer_id"]), saved)
 
 
 @bp.get("/office/slips")

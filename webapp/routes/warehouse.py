@@ -24,6 +24,7 @@ from webapp.domain import warehouse as rules
 from webapp.domain.roles import Can
 from webapp.extensions import db
 from webapp.models import Product, SlipBook, WorkOrder, Workshop
+from webapp.routes.floor import post_record
 from webapp.services import warehouse, warehouse_slips
 from webapp.services.sync_service import record_locally
 
@@ -184,15 +185,9 @@ def void(slip_id: str):
 def _record(slip_id: str, event_type: str, saved: str, slip: dict | None = None):
     _allow(warehouse.ROLES[event_type])
     slip = slip or _slip_or_404(slip_id)
-    try:
-        payload = forms.read_form(event_type, request.form, {"slip_id": slip["slip_id"]})
-    except FormInvalid as exc:
-        return _show(slip, 422, errors={event_type: forms.messages(event_type, exc)},
-                     values={event_type: request.form.to_dict()})
-    result = record_locally(current_user, event_type, payload)
-    flash(saved if result["status"] == "stored" else _("Kept for office review."),
-          "ok" if result["status"] == "stored" else "warn")
-    return redirect(url_for("warehouse.slip_page", slip_id=slip["slip_id"]), code=303)
+    return post_record(event_type, {"slip_id": slip["slip_id"]},
+                       lambda errors, values: _show(slip, 422, errors, values),
+                       url_for("warehouse.slip_page", slip_id=slip["slip_id"]), saved)
 
 
 @bp.get("/warehouse/books/<int:book_id>")

@@ -208,6 +208,20 @@ def verify_for_ingest(event_type, envelope, payload: dict[str, Any], effective_a
     return None
 
 
+def proven_signer(ctx, event_type) -> tuple[int, str | None, str]:
+    """Return who signed a record (proven), their role then, and how: `device_user` (the person signed in
+    on the device), `badge_pin` (a second person's proof that holds) or `unverified` (a proof that does
+    not: the record names the device's person, who handed it over, and ingest flags it)."""
+    signer = ctx.envelope.payload.get("signer") if isinstance(ctx.envelope.payload, dict) else None
+    if signer is None:
+        return ctx.actor_id, ctx.actor_role, "device_user"
+    verdict = verify(ctx.envelope.id, signer, ctx.effective_at, event_type=ctx.envelope.type,
+                     payload=event_type.stored_payload(ctx.envelope.payload))
+    if verdict.ok:
+        return verdict.signer.id, role_at(verdict.signer.id, ctx.effective_at), "badge_pin"
+    return ctx.actor_id, ctx.actor_role, "unverified"
+
+
 def reason_text(reason: str | None, attempts_left: int | None = None) -> str:
     """Say in the person's language why a signature was not accepted."""
     from flask_babel import gettext as _, ngettext

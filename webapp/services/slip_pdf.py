@@ -137,13 +137,16 @@ def _step_names() -> dict[str, str]:
             "receiver": _("Downstream receiver")}
 
 
-class _Sheet:
-    """One slip's flowables and footer in the current language, and every character they print."""
+class Sheet:
+    """What every printed slip shares: text that notes its characters (for the font), times in the
+    plant's zone, a table of labelled notes, and the footer (number, when printed, content hash).
+    `number` is what the footer names the slip by."""
+
+    number: str = ""
 
     def __init__(self, slip: dict[str, Any], zone: ZoneInfo) -> None:
         self.slip, self.zone = slip, zone
         self.chars: set[str] = set(ALWAYS)
-        self.steps = _step_names()
         self.printed = _("Printed at %(time)s", time=f"{self.time(datetime.now(zone))} ({zone.key})")
         self.hash_label = _("Content hash") + ": "
         self.chars.update(self.printed + self.hash_label)
@@ -155,11 +158,46 @@ class _Sheet:
 
     def value(self, value: object) -> Paragraph:
         """Return a data value as given, a dash when there is none."""
-        return self.text(DASH if value is None else str(value))
+        return self.text(DASH if value in (None, "") else str(value))
 
-    def time(self, at: datetime) -> str:
-        """Return a moment as date and time in the slip's time zone."""
+    def time(self, at: datetime | str | None) -> str:
+        """Return a moment (or its ISO text) as date and time in the slip's time zone."""
+        if at is None:
+            return DASH
+        if isinstance(at, str):
+            at = datetime.fromisoformat(at)
         return at.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
+
+    def labelled(self, rows: list[list[Any]]) -> Table | None:
+        """Return rows of (label, flowables) as a two-column table, or None when there are none."""
+        if not rows:
+            return None
+        cells = [[self.text(label, SMALL), content] for label, content in rows]
+        table = Table(cells, colWidths=[40 * mm, WIDTH - 40 * mm], splitInRow=SPLIT_MIN)
+        table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("BACKGROUND", (0, 0), (0, -1), SHADE),
+                                   ("BOX", (0, 0), (-1, -1), 0.6, RULE), ("INNERGRID", (0, 0), (-1, -1), 0.3, RULE)]))
+        return table
+
+    def footer(self, canvas, document) -> None:
+        """Draw the footer on a page: the number, when it was printed, and the content hash."""
+        canvas.saveState()
+        canvas.setFillColor(GREY)
+        canvas.setFont(FONT, 7.5)
+        canvas.drawString(MARGIN, 11 * mm, f"{self.number} · {self.printed}")
+        canvas.drawString(MARGIN, 7 * mm, self.hash_label)
+        canvas.setFont(MONO, 7)
+        canvas.drawString(MARGIN + pdfmetrics.stringWidth(self.hash_label, FONT, 7.5), 7 * mm,
+                          self.slip["content_hash"])
+        canvas.restoreState()
+
+
+class _Sheet(Sheet):
+    """One transfer slip's flowables in the current language."""
+
+    def __init__(self, slip: dict[str, Any], zone: ZoneInfo) -> None:
+        super().__init__(slip, zone)
+        self.number = slip["number"]
+        self.steps = _step_names()
 
     def byline(self, entry: dict[str, Any]) -> Paragraph:
         """Return who wrote an entry and when."""
@@ -277,25 +315,7 @@ class _Sheet:
                                         self.text(entry["reason"]), self.byline(entry)]])
         if slip["flags"]:
             rows.append([_("Flags"), [self.text(f"• {flag}") for flag in slip["flags"]]])
-        if not rows:
-            return None
-        cells = [[self.text(label, SMALL), content] for label, content in rows]
-        table = Table(cells, colWidths=[40 * mm, WIDTH - 40 * mm], splitInRow=SPLIT_MIN)
-        table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("BACKGROUND", (0, 0), (0, -1), SHADE),
-                                   ("BOX", (0, 0), (-1, -1), 0.6, RULE), ("INNERGRID", (0, 0), (-1, -1), 0.3, RULE)]))
-        return table
-
-    def footer(self, canvas, document) -> None:
-        """Draw the footer on a page: the number, when it was printed, and the content hash."""
-        canvas.saveState()
-        canvas.setFillColor(GREY)
-        canvas.setFont(FONT, 7.5)
-        canvas.drawString(MARGIN, 11 * mm, f"{self.slip['number']} · {self.printed}")
-        canvas.drawString(MARGIN, 7 * mm, self.hash_label)
-        canvas.setFont(MONO, 7)
-        canvas.drawString(MARGIN + pdfmetrics.stringWidth(self.hash_label, FONT, 7.5), 7 * mm,
-                          self.slip["content_hash"])
-        canvas.restoreState()
+        return self.labelled(rows)
 
 
 def slip_pdf(slip: dict[str, Any], locale: str, tz: str = "Asia/Shanghai") -> bytes:

@@ -148,24 +148,13 @@ def handle_run(session, ctxs: list[HandlerContext]) -> list[list[RuleBroken]]:
             for c in ctxs]
 
 
-def _signer_of(ctx: HandlerContext) -> tuple[int, str | None, str]:
-    """Return who signed (proven), their role then, and how it was proven."""
-    signer = ctx.envelope.payload.get("signer") if isinstance(ctx.envelope.payload, dict) else None
-    if signer is None:
-        return ctx.actor_id, ctx.actor_role, "device_user"
-    verdict = signers.verify(ctx.envelope.id, signer, ctx.effective_at, event_type=ctx.envelope.type,
-                             payload=SIGNED_TYPE.stored_payload(ctx.envelope.payload))
-    if verdict.ok:
-        return verdict.signer.id, signers.role_at(verdict.signer.id, ctx.effective_at), "badge_pin"
-    # Not proven: the record names the device's person, who handed it over (the office sees the flag).
-    return ctx.actor_id, ctx.actor_role, "unverified"
-
-
 def _log(session, ctx: HandlerContext) -> tuple[list[RuleBroken], dict[str, Any]]:
     """Return one event's row of its slip's log, and the flags that depend on this event alone."""
     env, p = ctx.envelope, ctx.payload
     kind = KIND_OF[env.type]
-    person, role, how = _signer_of(ctx) if kind == "signed" else (ctx.actor_id, ctx.actor_role, "device_user")
+    signed = kind == "signed"
+    person, role, how = signers.proven_signer(ctx, SIGNED_TYPE) if signed else (ctx.actor_id, ctx.actor_role,
+                                                                                "device_user")
     flags = _open(session, ctx) if kind == "opened" else []
     return flags, {"event_id": env.id, "slip_id": p["transfer_id"], "kind": kind, "effective_at": ctx.effective_at,
                    "device_id": env.device_id, "seq": env.seq, "person_id": person, "role": role,

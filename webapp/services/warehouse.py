@@ -246,23 +246,10 @@ def _adopt(session, slip_pk: int, slip_id: str, ctx: HandlerContext) -> None:
                                "detail": f.detail, "created_at": ctx.received_at} for f in flags])
 
 
-def _signer_of(ctx: HandlerContext) -> tuple[int, str | None, str]:
-    """Return who signed (proven), their role then, and how it was proven (as transfers.py does)."""
-    signer = ctx.envelope.payload.get("signer") if isinstance(ctx.envelope.payload, dict) else None
-    if signer is None:
-        return ctx.actor_id, ctx.actor_role, "device_user"
-    verdict = signers.verify(ctx.envelope.id, signer, ctx.effective_at, event_type=ctx.envelope.type,
-                             payload=SIGNED_TYPE.stored_payload(ctx.envelope.payload))
-    if verdict.ok:
-        return verdict.signer.id, signers.role_at(verdict.signer.id, ctx.effective_at), "badge_pin"
-    # Not proven: the record names the device's person, who handed it over (the office sees the flag).
-    return ctx.actor_id, ctx.actor_role, "unverified"
-
-
 def _sign(ctx: HandlerContext) -> list[RuleBroken]:
     """Keep a signature, then fold the slip's signatures again; return this signature's flags."""
     session, p = ctx.session, ctx.payload
-    person, _role, how = _signer_of(ctx)
+    person, _role, how = signers.proven_signer(ctx, SIGNED_TYPE)
     found = _slip_row(session, p["slip_id"])
     session.execute(insert(Signature.__table__).values(
         event_id=ctx.envelope.id, warehouse_slip_id=found.id if found else None, step=p["step"], decision="sign",

@@ -10,9 +10,7 @@ the label font's glyphs, so Chinese prints without an installed font).
 from __future__ import annotations
 
 import io
-from datetime import datetime
 from typing import Any
-from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from flask_babel import force_locale
@@ -21,12 +19,12 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from webapp.domain import warehouse as rules
 from webapp.names import role_name
 from webapp.services import blobs
-from webapp.services.slip_pdf import (ALERT, ALWAYS, BODY, BOTTOM, DASH, FONT, GREY, INK, MARGIN, MONO, RULE, SHADE,
+from webapp.services.slip_pdf import (ALERT, Sheet, BOTTOM, DASH, FONT, INK, MARGIN, RULE, SHADE,
                                       SMALL, SPLIT_MIN, STATUS, STATUS_COLOURS, TITLE, WIDTH, _building, _signature,
                                       _truetype)
 from webapp.services.warehouse_slips import (COPY_NAMES, COPY_ORDINALS, KIND_NAMES, SOURCE_NAMES, STATUS_NAMES,
@@ -42,29 +40,12 @@ def _image(sha256: str | None) -> bytes | None:
         return file.read()
 
 
-class _Copy:
-    """One copy's flowables and footer in the current language, and every character they print."""
+class _Copy(Sheet):
+    """One copy of a warehouse slip: its flowables in the current language."""
 
     def __init__(self, slip: dict[str, Any], copy: str, zone: ZoneInfo) -> None:
-        self.slip, self.copy, self.zone = slip, copy, zone
-        self.chars: set[str] = set(ALWAYS)
-        self.printed = _("Printed at %(time)s", time=f"{self.time(datetime.now(zone))} ({zone.key})")
-        self.hash_label = _("Content hash") + ": "
-        self.chars.update(self.printed + self.hash_label)
-
-    def text(self, text: str, style=BODY, markup: str = "{}") -> Paragraph:
-        self.chars.update(text)
-        return Paragraph(markup.format(escape(text)), style)
-
-    def value(self, value: object) -> Paragraph:
-        return self.text(DASH if value in (None, "") else str(value))
-
-    def time(self, at: datetime | str | None) -> str:
-        if at is None:
-            return DASH
-        if isinstance(at, str):
-            at = datetime.fromisoformat(at)
-        return at.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
+        super().__init__(slip, zone)
+        self.copy, self.number = copy, slip["display_number"]
 
     def story(self) -> list[Flowable]:
         story: list[Flowable] = [self.title(), Spacer(0, 4 * mm), self.header(), Spacer(0, 5 * mm), self.steps()]
@@ -148,24 +129,7 @@ class _Copy:
             from webapp.areas import flag_name
 
             rows.append([_("Flags"), [self.text(f"• {flag_name(f['code'])}") for f in slip["flags"]]])
-        if not rows:
-            return None
-        cells = [[self.text(label, SMALL), content] for label, content in rows]
-        table = Table(cells, colWidths=[40 * mm, WIDTH - 40 * mm], splitInRow=SPLIT_MIN)
-        table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("BACKGROUND", (0, 0), (0, -1), SHADE),
-                                   ("BOX", (0, 0), (-1, -1), 0.6, RULE), ("INNERGRID", (0, 0), (-1, -1), 0.3, RULE)]))
-        return table
-
-    def footer(self, canvas, document) -> None:
-        canvas.saveState()
-        canvas.setFillColor(GREY)
-        canvas.setFont(FONT, 7.5)
-        canvas.drawString(MARGIN, 11 * mm, f"{self.slip['display_number']} · {self.printed}")
-        canvas.drawString(MARGIN, 7 * mm, self.hash_label)
-        canvas.setFont(MONO, 7)
-        canvas.drawString(MARGIN + pdfmetrics.stringWidth(self.hash_label, FONT, 7.5), 7 * mm,
-                          self.slip["content_hash"])
-        canvas.restoreState()
+        return self.labelled(rows)
 
 
 def warehouse_slip_pdf(slip: dict[str, Any], copy: str, locale: str, tz: str = "Asia/Shanghai") -> bytes:
