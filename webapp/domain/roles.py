@@ -37,6 +37,7 @@ class Can(StrEnum):
     READ_EVENTS = "read_events"
     SYNC = "sync"  # register a device, push, pull
     REVIEW = "review"  # resolve exceptions and quarantined records
+    USE_WAREHOUSE = "use_warehouse"  # entry and issue slips: see them, sign them
     MANAGE_DEVICES = "manage_devices"
     ADMIN = "admin"
 
@@ -57,6 +58,9 @@ CAPABILITIES: dict[Can, frozenset[str]] = {
     Can.SYNC: ALL_ROLES,
     # The statistician reviews what was synced; directors and admins may too (§ statistician).
     Can.REVIEW: frozenset({Role.OFFICE, Role.DIRECTOR, Role.ADMIN}),
+    # Who fills in, signs or receives a copy of a warehouse slip (§3.4-§3.8).
+    Can.USE_WAREHOUSE: frozenset({Role.OFFICE, Role.CLERK, Role.KEEPER, Role.ACCOUNTANT, Role.DIRECTOR,
+                                  Role.INSPECTOR, Role.RECEIVER, Role.ADMIN}),
     Can.MANAGE_DEVICES: frozenset({Role.ADMIN}),
     Can.ADMIN: frozenset({Role.ADMIN}),
 }

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from webapp.domain.roles import CAPABILITIES, Can
 from webapp.domain.signing import canonical_json
 
 KINDS = ("entry", "issue")
@@ -61,7 +62,7 @@ SIGNERS: dict[tuple[str, str], frozenset[str]] = {
 # Steps of people the plant has no role for: anyone may sign them with their own badge and PIN.
 BADGE_STEPS = frozenset({"buyer", "outsourcer"})
 # Everyone whose work touches warehouse slips (who may open the pages).
-READERS = frozenset({"office", "clerk", "keeper", "accountant", "director", "inspector", "receiver", ADMIN})
+READERS = CAPABILITIES[Can.USE_WAREHOUSE]
 CONTENT_FIELDS = ("slip_id", "kind", "source", "book", "product", "work_order", "quantity", "party", "bin_codes",
                   "transfer_id")
 # Flags the fold decides (and decides again when a late signature arrives).

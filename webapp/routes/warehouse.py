@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from sync.spec import FormInvalid, PayloadInvalid
 from webapp import forms
-from webapp.auth import api_user, json_error, requires
+from webapp.auth import json_error, requires
 from webapp.domain import warehouse as rules
 from webapp.domain.roles import Can
 from webapp.extensions import db
@@ -55,10 +55,9 @@ def _slip_or_404(slip_id: str) -> dict:
 
 
 @bp.get("/warehouse/")
-@requires(Can.USE_FLOOR)
+@requires(Can.USE_WAREHOUSE)
 def index():
     """The slips waiting for this person's signature, the books by kind, and what they may fill in."""
-    _allow(rules.READERS)
     role = current_user.role
     default = {"accountant": "issue", "office": "entry", "inspector": "entry", "clerk": "issue"}.get(role)
     kind = request.args.get("kind", default or "all")
@@ -124,10 +123,9 @@ def open_slip():
 
 
 @bp.get("/warehouse/slips/<slip_id>")
-@requires(Can.USE_FLOOR)
+@requires(Can.USE_WAREHOUSE)
 def slip_page(slip_id: str):
     """Show a slip as one of its four copies (?copy=): its number, content, signatures in order, and flags."""
-    _allow(rules.READERS)
     return _show(_slip_or_404(slip_id))
 
 
@@ -148,10 +146,9 @@ def _show(slip: dict, status: int = 200, errors: dict | None = None, values: dic
 
 
 @bp.get("/warehouse/slips/<slip_id>.pdf")
-@requires(Can.USE_FLOOR)
+@requires(Can.USE_WAREHOUSE)
 def slip_pdf(slip_id: str):
     """One copy of the slip on paper (A4 PDF), in the reader's language, with the drawn signatures."""
-    _allow(rules.READERS)
     from webapp.services.warehouse_pdf import warehouse_slip_pdf
 
     slip = _slip_or_404(slip_id)
@@ -191,10 +188,9 @@ def _record(slip_id: str, event_type: str, saved: str, slip: dict | None = None)
 
 
 @bp.get("/warehouse/books/<int:book_id>")
-@requires(Can.USE_FLOOR)
+@requires(Can.USE_WAREHOUSE)
 def book_page(book_id: int):
     """A book's slips by number (200 a page, up to ?upto=): none missing, voids shown with their reason."""
-    _allow(rules.READERS)
     found = warehouse_slips.book(book_id, request.args.get("upto", type=int))
     if found is None:
         abort(404)
@@ -202,19 +198,16 @@ def book_page(book_id: int):
 
 
 @bp.get("/warehouse/outsourced")
-@requires(Can.USE_FLOOR)
+@requires(Can.USE_WAREHOUSE)
 def outsourced():
     """What is out with outside factories (外协): with whom, how many, since when."""
-    _allow(rules.READERS)
     return render_template("warehouse/outsourced.html", found=warehouse_slips.out_with_outsourcers())
 
 
 @bp.get("/api/v1/warehouse-slips/<slip_id>")
-@requires(Can.USE_FLOOR)
+@requires(Can.USE_WAREHOUSE)
 def api_slip(slip_id: str):
     """Return a slip as the server has it: its number (null while provisional), status, content, signatures."""
-    if api_user().role not in rules.READERS:
-        return json_error(403, "forbidden", _("Your role may not do this."))
     found = warehouse_slips.slip(slip_id) if re.fullmatch(warehouse.UUID, slip_id) else None
     if found is None:
         return json_error(404, "unknown_warehouse_slip", _("No such warehouse slip."))
