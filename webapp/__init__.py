@@ -113,7 +113,8 @@ def create_app(config: object | None = None) -> Flask:
     app.jinja_env.globals.update(
         Can=Can, can=can, limits=forms.limits, field_message=forms.field_message, event_label=areas.event_label,
         event_template=areas.event_template, flag_name=areas.flag_name, flag_template=areas.flag_template,
-        with_areas=lambda strings: {**strings, **{f"event:{name}": areas.event_label(name) for name in areas.KINDS},
+        with_areas=lambda strings: {**strings, **{f"event:{name}": areas.event_label(name)
+                                                  for name, kind in areas.KINDS.items() if kind.on_device},
                                     # The flags a device shows: why the server kept a record in quarantine.
                                     **{f"flag:{f.code}": str(f.label) for f in areas.SYNC.flags}})
 

@@ -31,6 +31,9 @@ class Kind:
     label: Any  # a lazy translated string
     template: str
     form_errors: Mapping[tuple[str, str], Any] = field(default_factory=dict)
+    # Recorded on devices (an offline form or script saves it): the device shows its name. False
+    # for what only the server's pages record (an office decision, an explanation typed online).
+    on_device: bool = True
 
 
 @dataclass(frozen=True)

@@ -73,8 +73,11 @@ def show_badge(video: Path, text: str) -> None:
 # --- what people do on the tablet ---------------------------------------------------------------------
 
 def open_slip(page, to: str | None = None, extra: str = "") -> None:
-    """Open a slip on the bin page (its default destination unless `to`), as the clerk does."""
+    """Open a slip from the bin page (its default destination unless `to`), as the clerk does."""
     form = page.locator("#open-slip-form")
+    if form.count() == 0:  # the bin page links to the form (the offline bin shell holds it)
+        page.locator("[data-action=transfer]").click()
+        page.wait_for_url("**/transfer")
     expect(form).to_have_attribute("data-opener-ready", "", timeout=SYNC_MS)
     if to:
         form.locator("select[name=to]").select_option(to)

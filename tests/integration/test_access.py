@@ -33,6 +33,7 @@ TABLE = {
     "counting.count_bin": ("POST", "/b/{code}/count", COUNTERS),
     "moving.move_bin": ("POST", "/b/{code}/move", MOVERS),
     "transfers.open_slip": ("POST", "/b/{code}/transfer", MOVERS),
+    "transfers.open_page": ("GET", "/b/{code}/transfer", MOVERS),
     "transfers.slip_page": ("GET", SLIP, EVERYONE),
     "transfers.slip_pdf_page": ("GET", SLIP + ".pdf", EVERYONE),
     "transfers.explain": ("POST", SLIP + "/explain", EXPLAINERS),

@@ -43,7 +43,9 @@ def post_open(client, auth, code, **form):
 def test_the_bin_page_offers_a_slip_to_the_next_operation_with_the_part_as_the_state_list_names_it(
         client, auth, make_user, route):
     auth.login(make_user("clerk").username)
-    page = client.get(f"/b/{route['codes'][0]}").text
+    bin_page = client.get(f"/b/{route['codes'][0]}").text
+    assert f'href="/b/{route["codes"][0]}/transfer" data-action="transfer"' in bin_page
+    page = client.get(f"/b/{route['codes'][0]}/transfer").text
     form = re.search(r'<form[^>]*data-slip-opener.*?</form>', page, re.S).group(0)
     assert f'action="/b/{route["codes"][0]}/transfer"' in form
     assert re.search(r'<option value="next" data-operation="OP20"\s+selected>', form)
@@ -56,7 +58,8 @@ def test_the_bin_page_offers_a_slip_to_the_next_operation_with_the_part_as_the_s
 
 def test_only_roles_that_open_slips_see_the_form(client, auth, make_user, route):
     auth.login(make_user("inspector").username)
-    assert "data-slip-opener" not in client.get(f"/b/{route['codes'][0]}").text
+    assert 'data-action="transfer"' not in client.get(f"/b/{route['codes'][0]}").text
+    assert client.get(f"/b/{route['codes'][0]}/transfer").status_code == 403
 
 
 def test_a_slip_opened_without_javascript_gets_its_id_from_the_server_and_opens_to_be_signed(

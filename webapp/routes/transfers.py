@@ -14,18 +14,19 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
+from markupsafe import Markup
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from sync.spec import FormInvalid
 from webapp import forms
 from webapp.auth import requires
-from webapp.routes.floor import post_record, show_bin
+from webapp.routes.floor import post_record
 from webapp.names import local_name
 from webapp.domain import transfers as rules
 from webapp.domain.roles import Can, may
 from webapp.services.slip_pdf import slip_pdf
-from webapp.services import blobs, slips, transfers
+from webapp.services import bins, blobs, moving, slips, transfers
 from webapp.services.sync_service import record_locally
 
 bp = Blueprint("transfers", __name__)
@@ -46,6 +47,19 @@ SLIP_ROLES = {"sign_roles": sorted(transfers.SIGNED_TYPE.roles),
 def slip_opening(bin_row) -> dict:
     """What opening a slip for this bin offers (the bin page's form: transfers/_open.html)."""
     return slips.opening(bin_row)
+
+
+_OPEN_STRINGS: dict[str, Markup] = {}
+
+
+@bp.app_template_global()
+def open_slip_strings() -> Markup:
+    """The strings the open-slip form's script shows, in the reader's language (rendered once per language)."""
+    locale = str(get_locale())
+    found = _OPEN_STRINGS.get(locale)
+    if found is None:
+        found = _OPEN_STRINGS[locale] = Markup(render_template("transfers/_open_strings.html"))
+    return found
 
 
 @bp.app_context_processor
@@ -159,6 +173,19 @@ def _bin_codes(code: str, extra: str) -> list[str]:
     return list(dict.fromkeys([code, *typed]))
 
 
+@bp.get("/b/<code>/transfer")
+@requires(Can.MOVE_BIN)
+def open_page(code: str):
+    """The form that opens a transfer slip for a bin: one step a screen, the bin page stays light."""
+    return _open_page(code.upper())
+
+
+def _open_page(code: str, status: int = 200, errors: dict | None = None, values: dict | None = None):
+    view = bins.bin_view(code)
+    return render_template("transfers/open.html", view=view, code=code, places=moving.destinations(),
+                           errors=errors or {}, values=values or {}), status
+
+
 @bp.post("/b/<code>/transfer")
 @requires(Can.MOVE_BIN)
 def open_slip(code: str):
@@ -170,8 +197,8 @@ def open_slip(code: str):
     try:
         payload = forms.read_form(transfers.OPENED, request.form, fixed)
     except FormInvalid as exc:
-        return show_bin(code, 422, errors={transfers.OPENED: forms.messages(transfers.OPENED, exc)},
-                        values={transfers.OPENED: request.form.to_dict()})
+        return _open_page(code, 422, errors={transfers.OPENED: forms.messages(transfers.OPENED, exc)},
+                          values={transfers.OPENED: request.form.to_dict()})
     result = record_locally(current_user, transfers.OPENED, payload)
     mixup = next((f for f in result.get("exceptions", []) if f.get("code") == "mixup_risk"), None)
     if result["status"] != "stored":

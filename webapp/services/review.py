@@ -117,7 +117,7 @@ RESOLVED = EventType(
 
 AREA = Area(
     name="review",
-    kinds=(Kind(RESOLVED, _l("Closed with a note"), "review/record.html",
+    kinds=(Kind(RESOLVED, _l("Closed with a note"), "review/record.html", on_device=False,
                 form_errors={("note", "*"): _l("Say what was decided (at most %(max_length)s characters).")}),),
     flags=(Flag("unknown_exception", _l("Closing an unknown exception")),
            Flag("already_resolved", _l("Exception was already closed"))),

@@ -339,14 +339,14 @@ ROLES = {t.name: t.roles for t in (STARTED_TYPE, CLOSED_TYPE, APPROVED_TYPE)}
 AREA = Area(
     name="stocktaking",
     kinds=(
-        Kind(STARTED_TYPE, _l("Stocktake started"), "stocktaking/record.html", form_errors={
+        Kind(STARTED_TYPE, _l("Stocktake started"), "stocktaking/record.html", on_device=False, form_errors={
             ("location", "*"): _l("Choose the area to count."),
             ("stocktake_id", "*"): _l("The page is out of date. Open it again."),
         }),
         Kind(CLOSED_TYPE, _l("Stocktake closed"), "stocktaking/record.html", form_errors={
             ("stocktake_id", "*"): _l("The page is out of date. Open it again."),
         }),
-        Kind(APPROVED_TYPE, _l("Stocktake approved"), "stocktaking/record.html", form_errors={
+        Kind(APPROVED_TYPE, _l("Stocktake approved"), "stocktaking/record.html", on_device=False, form_errors={
             ("note", "*"): _l("Say why (at most %(max_length)s characters)."),
             ("adjustments", "*"): _l("Check the adjustments: each bin once, pieces from 0 to 1,000,000."),
             ("stocktake_id", "*"): _l("The page is out of date. Open it again."),

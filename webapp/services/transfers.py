@@ -440,13 +440,13 @@ AREA = Area(
             ("signature_sha256", "*"): _l("Sign in the box."),
             ("content_hash", "*"): _l("The slip changed. Open it again."),
         }),
-        Kind(EXPLAINED_TYPE, _l("Difference explained"), "transfers/record.html", form_errors={
+        Kind(EXPLAINED_TYPE, _l("Difference explained"), "transfers/record.html", on_device=False, form_errors={
             ("explanation", "*"): _l("Say why the quantities differ (at most %(max_length)s characters)."),
         }),
         Kind(REFUSED_TYPE, _l("Transfer refused"), "transfers/record.html", form_errors={
             ("reason", "*"): _l("Say why (at most %(max_length)s characters)."),
         }),
-        Kind(WRITTEN_OFF_TYPE, _l("Difference booked as scrap"), "transfers/record.html", form_errors={
+        Kind(WRITTEN_OFF_TYPE, _l("Difference booked as scrap"), "transfers/record.html", on_device=False, form_errors={
             ("reason", "*"): _l("Say why (at most %(max_length)s characters)."),
         }),
     ),

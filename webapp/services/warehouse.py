@@ -381,7 +381,7 @@ ROLES = {t.name: t.roles for t in (OPENED_TYPE, SIGNED_TYPE, VOIDED_TYPE)}
 AREA = Area(
     name="warehouse",
     kinds=(
-        Kind(OPENED_TYPE, _l("Warehouse slip filled in"), "warehouse/record.html", form_errors={
+        Kind(OPENED_TYPE, _l("Warehouse slip filled in"), "warehouse/record.html", on_device=False, form_errors={
             ("quantity", "*"): _l("Enter the number of pieces, from 1 to %(maximum)s."),
             ("product", "unknown"): _l("No product has this code."),
             ("work_order", "unknown"): _l("No work order has this number."),
@@ -396,7 +396,7 @@ AREA = Area(
             ("signature_sha256", "*"): _l("Sign in the box."),
             ("content_hash", "*"): _l("The slip changed. Open it again."),
         }),
-        Kind(VOIDED_TYPE, _l("Warehouse slip voided"), "warehouse/record.html", form_errors={
+        Kind(VOIDED_TYPE, _l("Warehouse slip voided"), "warehouse/record.html", on_device=False, form_errors={
             ("reason", "*"): _l("Say why the slip is void (at most %(max_length)s characters)."),
         }),
     ),

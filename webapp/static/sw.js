@@ -24,7 +24,7 @@ const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self
 const SHELL_CACHE = `shopfloor-shell-${BUILD}`;
 const PAGES_CACHE = "shopfloor-pages";
 const NAVIGATION_TIMEOUT_MS = 4000;
-const BIN_PAGE = /^\/b\/[^/]+$/;
+const BIN_PAGE = /^\/b\/[^/]+(\/transfer)?$/; // the bin, or opening a slip for it
 const SLIP_PAGE = /^\/slips\/[0-9a-fA-F-]{36}$/;
 const SCAN_PAGE = /^\/(scan)?$/; // the floor's landing page ("/" redirects there when online)
 

@@ -41,29 +41,15 @@ const signer = {
 };
 
 /**
- * A signature drawn on the screen: its code and library load only on a page with a pad.
- * @type {Behaviour}
+ * A behaviour of one kind of page, loaded only there: behaviours/<name(el)>.js.
+ * @param {string} selector
+ * @param {(el: Element) => string} name
+ * @returns {Behaviour}
  */
-const signaturePad = {
-  selector: "[data-signature-pad]",
-  attach: (el) => void import("./behaviours/signature-pad.js").then((module) => module.attach(el)),
-};
-
-/**
- * A stocktake's counting screen: its code (camera, decoder, progress) loads only on that page.
- * @type {Behaviour}
- */
-const stocktake = {
-  selector: "[data-stocktake]",
-  attach: (el) => void import("./behaviours/stocktake.js").then((module) => module.attach(el)),
-};
-
-/** The transfer slip, opened on the bin page and signed on its own page: loaded only there. @type {Behaviour} */
-const slip = {
-  selector: "[data-slip-opener], [data-slip]",
-  attach: (el) =>
-    void import(el.matches("form") ? "./behaviours/slip-open.js" : "./behaviours/slip-page.js").then((m) => m.attach(el)),
-};
+const lazy = (selector, name) => ({
+  selector,
+  attach: (el) => void import(`./behaviours/${name(el)}.js`).then((m) => m.attach(el)),
+});
 
 /**
  * Each binds to the elements matching its selector, once per element. Order matters:
@@ -77,9 +63,9 @@ const behaviours = {
   "offline-bin": offlineBin,
   "offline-form": offlineForm,
   signer,
-  "signature-pad": signaturePad,
-  slip,
-  stocktake,
+  pad: lazy("[data-signature-pad]", () => "signature-pad"),
+  slip: lazy("[data-slip-opener],[data-slip]", (el) => (el.matches("form") ? "slip-open" : "slip-page")),
+  stocktake: lazy("[data-stocktake]", () => "stocktake"),
   "app-update": appUpdate,
   "code-entry": codeEntry,
   "scan-screen": scanScreen,

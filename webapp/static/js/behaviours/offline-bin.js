@@ -33,7 +33,7 @@ export function attach(main) {
 
 /** The bin code from /b/<code> (or ?code= when the shell is opened directly). */
 function binCode() {
-  const match = location.pathname.match(/^\/b\/([^/]+)\/?$/);
+  const match = location.pathname.match(/^\/b\/([^/]+?)(?:\/transfer)?\/?$/);
   if (!match) return new URLSearchParams(location.search).get("code") ?? "";
   try {
     return decodeURIComponent(match[1]);

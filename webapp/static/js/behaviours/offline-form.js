@@ -10,7 +10,7 @@
 import { t, typeLabel } from "../i18n.js";
 import { onChange } from "../offline/db.js";
 import { saveEvent, listOnDevice } from "../offline/outbox.js";
-import { preparePhoto, sha256Hex } from "../offline/photos.js";
+import { preparePhoto } from "../offline/photos.js";
 import { unconfirmedOf } from "../offline/uploads.js";
 import { signatureText } from "../offline/signature-note.js";
 import { uuid7 } from "../offline/uuid7.js";
@@ -110,8 +110,7 @@ function bindForm(form) {
 
 /**
  * Downscale and hash the files picked in the form's [data-attachment] inputs, and name them
- * in the payload: data-attachment="photo" → payload.photos = [sha256…]. A drawn signature
- * keeps its PNG bytes: payload[its data-field] = sha256; data-required: no save without one.
+ * in the payload: data-attachment="photo" → payload.photos = [sha256…]; a drawn signature too (signature-pad.js).
  * @param {HTMLFormElement} form
  * @param {Record<string, unknown>} payload
  * @param {Element | null} status
@@ -120,16 +119,7 @@ function bindForm(form) {
  */
 async function attachmentsOf(form, payload, status, pad) {
   /** @type {import("../offline/outbox.js").Attachment[]} */
-  const all = [];
-  const drawn = await pad?.signatureOf(form);
-  if (drawn) {
-    const data = await drawn.file.arrayBuffer();
-    const sha256 = await sha256Hex(data);
-    payload[drawn.field] = sha256;
-    all.push({ sha256, mime: drawn.file.type, size: data.byteLength, data });
-  } else if (form.querySelector("[data-signature-pad][data-required]")) {
-    throw new Error(t("signature_required"));
-  }
+  const all = pad ? await pad.attachmentsOf(form, payload) : [];
   for (const input of form.querySelectorAll("input[type=file][data-attachment]")) {
     if (!(input instanceof HTMLInputElement) || input.disabled || !input.files?.length) continue;
     setStatus(status, "working", t("preparing_photo"));

@@ -395,12 +395,8 @@ class ScanScreen {
   }
 }
 
-/**
- * How long a bin in a waiting area has waited (§3.3), from its pulled place and time: "waiting 2 h 05 min".
- * @param {Record<string, any>} bin
- */
+/** "waiting 2 h 05 min" for a bin in a waiting area (§3.3). @param {Record<string, any>} bin */
 function waited(bin) {
-  if (bin.location_kind !== "waiting" || !bin.location_since) return "";
-  const minutes = Math.max(0, Math.floor((Date.now() - Date.parse(bin.location_since)) / 60000));
-  return t("waited", { h: Math.floor(minutes / 60), m: String(minutes % 60).padStart(2, "0") });
+  const m = Math.floor((Date.now() - Date.parse(bin.location_since)) / 6e4);
+  return bin.location_kind === "waiting" && m >= 0 ? t("waited", { h: Math.floor(m / 60), m: String(m % 60).padStart(2, "0") }) : "";
 }

@@ -12,12 +12,13 @@
  * screen's own pixels; a new width (the tablet turned) keeps the drawing, scaled to fit.
  * The canvas itself has no border or padding (frame the div instead): the pen follows its box.
  * data-signature-state = empty | drawn on the pad, for people and tests. offline-form.js takes the
- * drawing with `signatureOf` (a PNG on white, cut to the strokes) and empties the pad with
+ * drawing with `attachmentsOf` (a PNG on white, cut to the strokes) and empties the pad with
  * `clearSignature` once the record is saved. A stroke or a clear is an input of the form, as typing
  * is: a second person's PIN typed already is asked again (signer.js).
  */
 
 import { t } from "../i18n.js";
+import { sha256Hex } from "../offline/photos.js";
 
 /** @typedef {import("../../vendor/signature_pad-5.1.4.js").default} SignaturePad */
 
@@ -55,10 +56,30 @@ export async function attach(root) {
  * @param {HTMLFormElement} form
  * @returns {Promise<{file: Blob, field: string} | null>}
  */
-export async function signatureOf(form) {
+async function signatureOf(form) {
   const pad = padOf(form);
   const file = await pad?.png();
   return pad && file ? { file, field: pad.root.dataset.field || "signature_sha256" } : null;
+}
+
+/**
+ * The drawn signature as the record's attachment, its PNG bytes as drawn, named in the payload
+ * (payload[data-field] = its SHA-256); none without a drawing, and a save stops when the pad
+ * is `data-required`.
+ * @param {HTMLFormElement} form
+ * @param {Record<string, unknown>} payload
+ * @returns {Promise<import("../offline/outbox.js").Attachment[]>}
+ */
+export async function attachmentsOf(form, payload) {
+  const drawn = await signatureOf(form);
+  if (!drawn) {
+    if (form.querySelector("[data-signature-pad][data-required]")) throw new Error(t("signature_required"));
+    return [];
+  }
+  const data = await drawn.file.arrayBuffer();
+  const sha256 = await sha256Hex(data);
+  payload[drawn.field] = sha256;
+  return [{ sha256, mime: drawn.file.type, size: data.byteLength, data }];
 }
 
 /**
