@@ -87,7 +87,7 @@ def test_the_bin_page_offers_the_actions_of_the_signed_in_role(client, auth, mak
     code = plant["codes"][0]
     auth.login(make_user("clerk").username)
     actions = re.findall(r'data-action="(\w+)"', client.get(f"/b/{code}").text)
-    assert actions == ["count", "move", "scan"]
+    assert actions == ["count", "move", "transfer", "scan"]
     auth.logout()
     auth.login(make_user("receiver").username)
     assert re.findall(r'data-action="(\w+)"', client.get(f"/b/{code}").text) == ["scan"]
