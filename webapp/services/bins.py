@@ -90,6 +90,6 @@ def bin_view(code: str) -> BinView:
         ).scalars().all()
     keeper = None
     if found is not None and found.location is not None and found.location.kind == "waiting":
-        keeper = slips.keepers_of([found.id]).get(found.id)
+        keeper = slips.keeper_of(found.id)
     return BinView(found, retired, counts, events, found.location_since if found else None, transfers, inspections,
                    keeper)

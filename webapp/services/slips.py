@@ -165,6 +165,16 @@ def waiting_bins(limit: int = 200) -> list[dict[str, Any]]:
     return out
 
 
+def keeper_of(bin_id: int) -> str | None:
+    """Return in whose keeping a bin in a waiting area is: the custodian of the last slip that took it there."""
+    tb = TransferBin.__table__.c
+    return db.session.execute(
+        select(User.display_name).select_from(TransferBin).join(Transfer, Transfer.id == tb.transfer_id)
+        .join(User, User.id == Transfer.custodian_id)
+        .where(tb.bin_id == bin_id, Transfer.status == "complete", Transfer.kind == "waiting")
+        .order_by(Transfer.completed_at.desc()).limit(1)).scalar()
+
+
 def keepers_of(bin_ids: list[int]) -> dict[int, str]:
     """Return, for bins in a waiting area, the person whose keeping the last slip there put them in."""
     if not bin_ids:
