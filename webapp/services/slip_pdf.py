@@ -178,6 +178,27 @@ class Sheet:
                                    ("BOX", (0, 0), (-1, -1), 0.6, RULE), ("INNERGRID", (0, 0), (-1, -1), 0.3, RULE)]))
         return table
 
+    def story(self) -> list[Flowable]:
+        """Return the sheet's flowables, top to bottom."""
+        raise NotImplementedError
+
+    def build(self, out, title: str, subject: str) -> None:
+        """Write the sheet as an A4 PDF to `out`, with a font made of the characters it prints.
+
+        Sheets are built one at a time per process: the font is registered under one name while it is built.
+        """
+        story = self.story()
+        document = SimpleDocTemplate(out, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
+                                     bottomMargin=BOTTOM, title=title, subject=subject, author="Shopfloor",
+                                     creator="Shopfloor")
+        with _building:
+            font = TTFont(FONT, _truetype(self.chars))
+            pdfmetrics.registerFont(font)
+            try:
+                document.build(story, onFirstPage=self.footer, onLaterPages=self.footer)
+            finally:
+                font.unregister()
+
     def footer(self, canvas, document) -> None:
         """Draw the footer on a page: the number, when it was printed, and the content hash."""
         canvas.saveState()
@@ -325,15 +346,5 @@ def slip_pdf(slip: dict[str, Any], locale: str, tz: str = "Asia/Shanghai") -> by
     out = io.BytesIO()
     with force_locale(locale):
         sheet = _Sheet(slip, zone)
-        story = sheet.story()
-        document = SimpleDocTemplate(out, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
-                                     bottomMargin=BOTTOM, title=f"{_('Transfer slip')} {slip['number']}",
-                                     subject=slip["transfer_id"], author="Shopfloor", creator="Shopfloor")
-        with _building:
-            font = TTFont(FONT, _truetype(sheet.chars))
-            pdfmetrics.registerFont(font)
-            try:
-                document.build(story, onFirstPage=sheet.footer, onLaterPages=sheet.footer)
-            finally:
-                font.unregister()
+        sheet.build(out, f"{_('Transfer slip')} {slip['number']}", slip["transfer_id"])
     return out.getvalue()

@@ -15,18 +15,15 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.platypus import Flowable, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, Spacer, Table, TableStyle
 
 from webapp.domain import warehouse as rules
 from webapp.names import role_name
 from webapp.services import blobs
-from webapp.services.slip_pdf import (ALERT, Sheet, BOTTOM, DASH, FONT, INK, MARGIN, RULE, SHADE,
-                                      SMALL, SPLIT_MIN, STATUS, STATUS_COLOURS, TITLE, WIDTH, _building, _signature,
-                                      _truetype)
+from webapp.services.slip_pdf import (ALERT, Sheet, DASH, FONT, INK, RULE, SHADE,
+                                      SMALL, SPLIT_MIN, STATUS, STATUS_COLOURS, TITLE, WIDTH, _signature)
 from webapp.services.warehouse_slips import (COPY_NAMES, COPY_ORDINALS, KIND_NAMES, SOURCE_NAMES, STATUS_NAMES,
                                              STEP_NAMES)
 
@@ -138,16 +135,5 @@ def warehouse_slip_pdf(slip: dict[str, Any], copy: str, locale: str, tz: str = "
     pdfmetrics.registerFontFamily(FONT)
     out = io.BytesIO()
     with force_locale(locale):
-        sheet = _Copy(slip, copy, zone)
-        story = sheet.story()
-        document = SimpleDocTemplate(out, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
-                                     bottomMargin=BOTTOM, title=f"{KIND_NAMES[slip['kind']]} {slip['display_number']}",
-                                     subject=slip["slip_id"], author="Shopfloor", creator="Shopfloor")
-        with _building:
-            font = TTFont(FONT, _truetype(sheet.chars))
-            pdfmetrics.registerFont(font)
-            try:
-                document.build(story, onFirstPage=sheet.footer, onLaterPages=sheet.footer)
-            finally:
-                font.unregister()
+        _Copy(slip, copy, zone).build(out, f"{KIND_NAMES[slip['kind']]} {slip['display_number']}", slip["slip_id"])
     return out.getvalue()
