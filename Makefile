@@ -43,9 +43,10 @@ lint: $(BIN)/.installed
 bench: install
 	$(BIN)/python bench/run.py
 
-## bench-sync: push ingest rate vs bulk insert, 20 devices at once, on SQLite and PostgreSQL
+## bench-sync: push ingest rate vs bulk insert, 20 devices at once; then the inspection mix; SQLite and PostgreSQL
 bench-sync: install
 	$(BIN)/python bench/sync_bench.py
+	$(BIN)/python bench/sync_bench.py --mix inspection
 
 ## bench-drain: a real Chromium drains 10,000 queued events (events per second)
 bench-drain: install

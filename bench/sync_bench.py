@@ -4,7 +4,10 @@ For SQLite and PostgreSQL: batches of 200 `bin.counted` events pushed by one dev
 gunicorn, beside a plain bulk insert of the same rows into the same database (the ceiling),
 then 20 devices pushing at once (p50/p95 latency, errors). `--mix handover` measures transfer
 slips instead: four people's phones push slips opened and signed four times, one in ten short
-and explained by the operator (events per second over all four devices' pushes).
+and explained by the operator (events per second over all four devices' pushes). `--mix inspection`
+measures inspections: an inspector's phone pushes inspections started, five units measured against
+the half-shaft's first-piece checklist (sizes and pass/fail), two defects with a photo and its
+markup, and completed, 20 inspections (180 events) a push.
 """
 
 from __future__ import annotations
@@ -154,6 +157,44 @@ def handover_rate(server: LiveServer, rounds: int, slips: int = 50) -> float:
     return total / (time.perf_counter() - start)
 
 
+def inspection_rate(server: LiveServer, rounds: int, per_push: int = 20) -> float:
+    """Push `rounds` batches of `per_push` inspections (started, 5 units measured, 2 defects, completed)."""
+    device_id, token = server.register_device("inspector")
+    s = requests.Session()
+    seq, total, start = 0, 0, time.perf_counter()
+    photo, signature = "cd" * 32, "ab" * 32
+    markup = [{"photo": photo, "shapes": [{"kind": "circle", "x": 0.5, "y": 0.5, "r": 0.1},
+                                          {"kind": "arrow", "x1": 0.1, "y1": 0.1, "x2": 0.4, "y2": 0.4}]}]
+    for r in range(rounds):
+        payloads: list[tuple[str, dict]] = []
+        for i in range(per_push):
+            uid = str(uuid.uuid4())
+            payloads.append(("inspection.started", {"inspection_id": uid, "kind": "first_piece",
+                                                    "work_order": "WO-2611-001", "operation": "OP10",
+                                                    "template": "HS-01-FIRST", "units": 5}))
+            payloads += [("inspection.measured", {"inspection_id": uid, "unit": u, "values": {
+                "length": f"{419.8 + 0.1 * u:.1f}", "diameter": f"{37.97 + 0.01 * u:.2f}", "workmanship": "pass",
+                "materials": "pass", "pressing": "pass"}}) for u in range(1, 6)]
+            payloads += [("inspection.defect_recorded", {
+                "inspection_id": uid, "defect_id": str(uuid.uuid4()), "class": cls, "type": kind, "count": 1,
+                "location": "flange", "photos": [photo], "markup": markup})
+                for cls, kind in (("minor", "D-BURR"), ("major", "D-SIZE"))]
+            payloads.append(("inspection.completed", {"inspection_id": uid, "verdict": "fail" if i % 5 else "pass",
+                                                      "signature_sha256": signature}))
+        now = int(time.time() * 1000)
+        batch = []
+        for kind, payload in payloads:
+            seq += 1
+            batch.append({"id": str(uuid.uuid4()), "device_id": device_id, "seq": seq, "type": kind, "v": 1,
+                          "occurred_at": now - 1000 + seq % 1000, "payload": payload, "attachments": []})
+        reply = s.post(server.url + "/api/v1/sync/push", headers={"Authorization": f"Bearer {token}"}, timeout=120,
+                       json={"device_id": device_id, "events": batch})
+        assert reply.status_code == 200 and all(x["status"] == "stored" for x in reply.json()["results"]), \
+            reply.text[:500]
+        total += len(batch)
+    return total / (time.perf_counter() - start)
+
+
 def bulk_rate(instance: Path, database_url: str | None, batches: int) -> float:
     """Insert the same rows straight into sync_events, 200 per transaction: the ceiling."""
     from sqlalchemy import create_engine, insert
@@ -227,6 +268,11 @@ def run_on(name: str, database_url: str | None, batches: int) -> None:
                 print(f"{name}: handover mix {rate:.0f} events/s (slips opened, signed four times, 1 in 10 "
                       f"short and explained)", flush=True)
                 return
+            if MIX["mix"] == "inspection":
+                rate = inspection_rate(server, batches)
+                print(f"{name}: inspection mix {rate:.0f} events/s (started, 5 units measured, 2 defects with "
+                      f"photo markup, completed)", flush=True)
+                return
             push = push_rate(server, batches)
             ceiling = bulk_rate(instance, database_url, batches)
             print(f"{name}: push {push:.0f} events/s, bulk insert {ceiling:.0f} rows/s, "
@@ -240,7 +286,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
-    parser.add_argument("--mix", choices=["floor", "stress", "handover"], default="floor")
+    parser.add_argument("--mix", choices=["floor", "stress", "handover", "inspection"], default="floor")
     args = parser.parse_args()
     MIX["mix"] = args.mix
     print(f"mix: {args.mix}", flush=True)

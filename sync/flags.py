@@ -61,3 +61,25 @@ def withdraw(session: Session, withdrawn: list[tuple[str, str]], *, by_event: st
                 resolution_note=func.coalesce(x.resolution_note, bindparam("_note"))),
         [{"_event": e, "_code": c, "_at": at, "_by": by_actor, "_by_event": by_event, "_note": note}
          for e, c in withdrawn])
+
+
+def settle(session: Session, wanted: dict[str, list[tuple[str, dict[str, Any]]]], subjects: dict[str, str],
+           codes: Iterable[str], *, by_event: str, by_actor: int | None, at: int, created_at: int, note: str) -> None:
+    """Bring the flags (of `codes`) of earlier events in line with what a fold now decides.
+
+    `subjects`: each earlier event and its subject; `wanted`: the flags the fold gives each event.
+    A stored flag the fold no longer gives is withdrawn (naming `by_event`); a new one is raised.
+    """
+    if not subjects:
+        return
+    stored = flags_of(session, list(subjects), codes)
+    withdrawn, raised = [], []
+    for event_id, subject in subjects.items():
+        have = stored.get(event_id, [])
+        want = [as_flag(code, detail) for code, detail in wanted.get(event_id, [])]
+        withdrawn.extend((event_id, f["code"]) for f in have if f not in want)
+        raised.extend({"code": f["code"], "event_id": event_id, "subject": subject,
+                       "detail": {k: v for k, v in f.items() if k != "code"}, "created_at": created_at}
+                      for f in want if f not in have)
+    withdraw(session, withdrawn, by_event=by_event, by_actor=by_actor, at=at, note=note)
+    raise_flags(session, raised)

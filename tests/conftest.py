@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from webapp import create_app
 from webapp.config import TestConfig
@@ -153,6 +153,28 @@ def routed_plant(app, plant):
         db.session.add_all([group, twin, Location(code="WAIT-1", kind="waiting", name_zh="待料区", name_en="Waiting")])
         db.session.commit()
     return plant
+
+
+@pytest.fixture
+def inspection_plant(app, routed_plant):
+    """The routed plant with the plant's default checklists and defect catalogue, the half-shaft's own
+    first-piece checklist (length 420.0 ±0.5 mm, diameter 38.00 ±0.05 mm, workmanship pass/fail), and
+    order WO-1 (800 pieces)."""
+    from webapp.models import InspectionTemplate, Product
+    from webapp.services import checklists
+
+    with app.app_context():
+        checklists.install_defaults(db.session)
+        product = db.session.execute(select(Product).where(Product.code == "HS-01")).scalar_one()
+        db.session.add(InspectionTemplate(
+            code="HS-01-FIRST", product=product, kind="first_piece", name_zh="半轴首件", name_en="Half-shaft first piece",
+            units=2, active=True, items=[
+                checklists.measure("length", "总长", "Overall length", "420.0", "0.5", "0.5"),
+                checklists.measure("diameter", "轴径", "Shaft diameter", "38.00", "0.05", "0.05"),
+                {"key": "workmanship", "label_zh": "做工", "label_en": "Workmanship", "group": "workmanship",
+                 "type": "check", "nominal": None, "minus": None, "plus": None, "unit": None}]))
+        db.session.commit()
+    return {**routed_plant, "product": "HS-01"}
 
 
 class Auth:

@@ -91,6 +91,8 @@ def create_app(config: object | None = None) -> Flask:
     app.register_blueprint(label_pages.bp)
     from webapp.routes import warehouse as warehouse_pages
     app.register_blueprint(warehouse_pages.bp)
+    from webapp.routes import inspections as inspection_pages
+    app.register_blueprint(inspection_pages.bp)
     csrf.exempt(api.bp)  # the API checks X-CSRFToken itself for cookie calls; bearer calls need none
     csrf.exempt(blobs.bp)
 
@@ -126,7 +128,9 @@ def create_app(config: object | None = None) -> Flask:
                 "verdict_name": names.verdict_name, "slip_statuses": names.SLIP_STATUSES,
                 "signature_states": names.SIGNATURE_STATES, "verifications": names.VERIFICATIONS,
                 "kind_names": names.LOCATION_KINDS, "outcome_names": names.COUNT_OUTCOMES,
-                "transfer_kind_names": names.TRANSFER_KINDS, "inspection_kind_names": names.INSPECTION_KINDS}
+                "transfer_kind_names": names.TRANSFER_KINDS, "inspection_kind_names": names.INSPECTION_KINDS,
+                "inspection_statuses": names.INSPECTION_STATUSES, "defect_classes": names.DEFECT_CLASSES,
+                "severity_names": names.SEVERITIES}
 
     device_strings_by_locale: dict[str, Markup] = {}
 

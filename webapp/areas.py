@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 
 from sync.registry import EventRegistry
 from webapp.events import Area, Flag, Kind
-from webapp.services import counting, moving, review, stocktaking, transfers, warehouse
+from webapp.services import counting, inspections, moving, review, stocktaking, transfers, warehouse
 
 # Flags the sync engine and the signature check raise for any event type.
 SYNC = Area(name="sync", flags=(
@@ -29,8 +29,8 @@ SYNC = Area(name="sync", flags=(
     Flag("signer_not_allowed", _l("Signer's role may not sign this"), "review/flags/signature.html"),
 ))
 
-AREAS: tuple[Area, ...] = (counting.AREA, moving.AREA, transfers.AREA, stocktaking.AREA, warehouse.AREA, review.AREA,
-                           SYNC)
+AREAS: tuple[Area, ...] = (counting.AREA, moving.AREA, transfers.AREA, stocktaking.AREA, warehouse.AREA,
+                           inspections.AREA, review.AREA, SYNC)
 
 KINDS: dict[str, Kind] = {kind.type.name: kind for area in AREAS for kind in area.kinds}
 FLAGS: dict[str, Flag] = {}

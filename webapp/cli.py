@@ -28,6 +28,16 @@ def register(app) -> None:
         click.echo("Demo plant loaded. Users: clerk, inspector, operator, receiver, office, director, keeper, "
                    "follower, admin; password: demo")
 
+    @app.cli.command("quality-defaults")
+    def quality_defaults() -> None:
+        """Install the plant's default checklists (one per kind of inspection) and defect catalogue."""
+        from webapp.extensions import db
+        from webapp.services import checklists
+
+        added = checklists.install_defaults(db.session)
+        db.session.commit()
+        click.echo(f"{added} checklists and defect types added")
+
     @app.cli.command("compact-sync-log")
     @click.option("--days", default=30, show_default=True, help="Keep every change newer than this.")
     def compact_sync_log(days: int) -> None:

@@ -36,6 +36,28 @@ INSPECTION_KINDS = {
     "first_piece": _l("First-piece inspection"),
     "mid_production": _l("Mid-production inspection"),
     "final": _l("Final inspection (AQL sampling)"),
+    "pre_production_sample": _l("Pre-production sample check"),
+    "material_receipt": _l("Material receipt check"),
+    "shipment_sample": _l("Shipment sample check"),
+}
+
+INSPECTION_STATUSES = {
+    "open": _l("Under way"),
+    "passed": _l("Passed"),
+    "failed": _l("Failed"),
+}
+
+DEFECT_CLASSES = {
+    "critical": _l("Critical"),
+    "major": _l("Major"),
+    "minor": _l("Minor"),
+}
+
+SEVERITIES = {
+    "normal": _l("Normal inspection"),
+    "tightened": _l("Tightened inspection"),
+    "reduced": _l("Reduced inspection"),
+    "discontinued": _l("Inspection discontinued"),
 }
 
 STEP_NAMES = {

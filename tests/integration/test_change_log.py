@@ -57,11 +57,24 @@ RECIPES = {
                f"(SELECT min(id) FROM users), {WHEN})",
         update="UPDATE transfers SET quantity = 6 WHERE number = :key"),
     "inspections": dict(
-        key="9001", new_key="9002",
-        insert=f"INSERT INTO inspections (id, kind, status, work_order_id, inspector_id, lot_size, started_at) "
-               f"VALUES (CAST(:key AS INTEGER), 'final', 'open', (SELECT min(id) FROM work_orders), "
+        key="00000000-0000-4000-8000-000000009001", new_key="00000000-0000-4000-8000-000000009002",
+        insert=f"INSERT INTO inspections (uid, kind, status, work_order_id, inspector_id, lot_size, started_at) "
+               f"VALUES (:key, 'final', 'open', (SELECT min(id) FROM work_orders), "
                f"(SELECT min(id) FROM users), 100, {WHEN})",
-        update="UPDATE inspections SET sample_size = 13 WHERE id = CAST(:key AS INTEGER)"),
+        update="UPDATE inspections SET sample_size = 13 WHERE uid = :key"),
+    "inspection_templates": dict(
+        key="TPL-TRIG-1", new_key="TPL-TRIG-2",
+        insert="INSERT INTO inspection_templates (code, kind, name_zh, name_en, units, items, active) "
+               "VALUES (:key, 'final', '尾查', 'Final', 1, '[]', TRUE)",
+        update="UPDATE inspection_templates SET units = 3 WHERE code = :key"),
+    "defect_types": dict(
+        key="D-TRIG-1", new_key="D-TRIG-2",
+        insert="INSERT INTO defect_types (code, name_zh, name_en, default_class) VALUES (:key, '裂纹', 'Crack', 'major')",
+        update="UPDATE defect_types SET default_class = 'critical' WHERE code = :key"),
+    "reference_tables": dict(
+        key="trig-ref-1", new_key="trig-ref-2",
+        insert="INSERT INTO reference_tables (key, version) VALUES (:key, 1)",
+        update="UPDATE reference_tables SET version = 2 WHERE key = :key"),
     "settings": dict(
         key="trigger_setting", new_key="trigger_setting_2",
         insert="INSERT INTO settings (key, value) VALUES (:key, 'one')",

@@ -38,6 +38,9 @@ class Can(StrEnum):
     SYNC = "sync"  # register a device, push, pull
     REVIEW = "review"  # resolve exceptions and quarantined records
     USE_WAREHOUSE = "use_warehouse"  # entry and issue slips: see them, sign them
+    INSPECT = "inspect"  # run inspections: first piece, mid-production, final, the follower's checks
+    RECORD_PACKING = "record_packing"  # cartons packed for an order
+    OVERRIDE_FIRST_PIECE = "override_first_piece"  # let a transfer go before the first piece passed
     MANAGE_DEVICES = "manage_devices"
     ADMIN = "admin"
 
@@ -61,6 +64,12 @@ CAPABILITIES: dict[Can, frozenset[str]] = {
     # Who fills in, signs or receives a copy of a warehouse slip (§3.4-§3.8).
     Can.USE_WAREHOUSE: frozenset({Role.OFFICE, Role.CLERK, Role.KEEPER, Role.ACCOUNTANT, Role.DIRECTOR,
                                   Role.INSPECTOR, Role.RECEIVER, Role.ADMIN}),
+    # QC inspectors in the plant, and order followers inspecting at an outside factory (seed 002 第四篇).
+    Can.INSPECT: frozenset({Role.INSPECTOR, Role.FOLLOWER, Role.DIRECTOR, Role.ADMIN}),
+    # Whoever packs or counts the packed cartons: the floor's clerks and team leaders, keepers, followers.
+    Can.RECORD_PACKING: frozenset({Role.CLERK, Role.RECEIVER, Role.KEEPER, Role.INSPECTOR, Role.FOLLOWER,
+                                   Role.DIRECTOR, Role.ADMIN}),
+    Can.OVERRIDE_FIRST_PIECE: frozenset({Role.DIRECTOR, Role.ADMIN}),
     Can.MANAGE_DEVICES: frozenset({Role.ADMIN}),
     Can.ADMIN: frozenset({Role.ADMIN}),
 }

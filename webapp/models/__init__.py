@@ -5,11 +5,15 @@ from webapp.models.bins import Bin, BinLabel, Count, Stocktake
 from webapp.models.orders import WorkOrder
 from webapp.models.people import LoginSession, RoleSpan, StaffBadge, User
 from webapp.models.plant import Location, Operation, Plant, Product, Route, RouteStep, SpecGroup, Workshop
-from webapp.models.quality import Defect, Inspection, Setting
+from webapp.models.quality import (
+    Defect, DefectType, Inspection, InspectionLog, InspectionTemplate, PackingRecord, QualityPlan, ReferenceTable,
+    ReworkOrder, SamplingSeries, Setting,
+)
 from webapp.models.transfers import Signature, SlipBook, Transfer, TransferBin, TransferLog, WarehouseSlip
 
 __all__ = [
-    "Attachment", "Bin", "BinLabel", "Blob", "Count", "Defect", "Inspection", "Location", "LoginSession", "Operation",
+    "Attachment", "Bin", "BinLabel", "Blob", "Count", "Defect", "DefectType", "Inspection", "InspectionLog",
+    "InspectionTemplate", "PackingRecord", "QualityPlan", "ReferenceTable", "ReworkOrder", "SamplingSeries", "Location", "LoginSession", "Operation",
     "Plant", "Product", "RoleSpan", "Route", "RouteStep", "Setting", "Signature", "SlipBook", "SpecGroup", "StaffBadge",
     "Stocktake", "Transfer", "TransferBin", "TransferLog", "User", "WarehouseSlip", "WorkOrder", "Workshop",
 ]

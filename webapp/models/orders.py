@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Date, ForeignKey, Integer, String
+from sqlalchemy import JSON, Date, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -24,4 +24,10 @@ class WorkOrder(db.Model):
     customer: Mapped[str] = mapped_column(String(120))
     status: Mapped[str] = mapped_column(String(20), default="planned")
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    # Quality (issue 16): the factory making it (an outside supplier; none: the plant), pieces packed,
+    # and the quality summary devices pull with the order (webapp/services/inspections.py).
+    factory: Mapped[str | None] = mapped_column(String(120))
+    packed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cartons: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    quality = mapped_column(JSON)
     product = relationship("Product")

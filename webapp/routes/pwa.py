@@ -103,8 +103,8 @@ def preloaded_modules() -> tuple[str, ...]:
 
 def precache_urls() -> list[str]:
     """List what the worker keeps for offline use: static files, the manifest, the shells."""
-    urls = [url_for(name) for name in ("pwa.offline", "pwa.offline_bin", "pwa.offline_slip", "pwa.offline_scan",
-                                       "pwa.sync_panel", "pwa.manifest")]
+    urls = [url_for(name) for name in ("pwa.offline", "pwa.offline_bin", "pwa.offline_slip", "pwa.offline_inspection",
+                                       "pwa.offline_scan", "pwa.sync_panel", "pwa.manifest")]
     static, build = _static(), current_app.config["BUILD"]
     for path in sorted(static.rglob("*")):
         if path.is_file() and path.name != "sw.js" and not path.name.endswith(".LICENSE"):
@@ -170,6 +170,15 @@ def offline_bin():
 def offline_slip():
     """A transfer slip shell the worker fills from pulled data and this device's own records, to sign offline."""
     return render_template("pwa/offline_slip.html")
+
+
+@bp.get("/offline/inspection")
+@public
+def offline_inspection():
+    """The inspection screen shell the worker serves offline; inspection.js fills it from pulled data and this
+    device's own records (the query or the path of the page asked for says which inspection)."""
+    return render_template("inspections/screen.html", inspection_id=None, kind=None, order=None, operation=None,
+                           bin_code=None, reinspect=None, offline_shell=True)
 
 
 @bp.get("/offline/scan")

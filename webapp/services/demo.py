@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import random
 import time
 import uuid
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from PIL import Image, ImageDraw
 from sqlalchemy import func, insert, select
 
 from sync import schema
@@ -17,10 +19,11 @@ from webapp.domain.label_codes import mint
 from webapp.domain.roles import Role
 from webapp.extensions import db
 from webapp.models import (
-    Bin, BinLabel, Inspection, Location, Operation, Plant, Product, Route, RouteStep, Setting, Signature, SlipBook,
+    Bin, BinLabel, InspectionTemplate, Location, Operation, Plant, Product, Route, RouteStep, Setting, Signature, SlipBook,
     SpecGroup, StaffBadge, Transfer, User, WorkOrder, Workshop,
 )
 from webapp.models.types import from_ms
+from webapp.services import blobs, checklists
 from webapp.services.devices import actor_roles, now_ms
 from webapp.areas import registry
 
@@ -57,6 +60,7 @@ def is_empty() -> bool:
 def load(seed: int = 7, password: str = "demo", timezone: str = "Asia/Shanghai") -> None:
     """Fill an empty database with the demo plant and two weeks of plausible history."""
     rng = random.Random(seed)
+    signature = _drawn_signature()  # first: storing a blob commits on its own
     plant = Plant(code="DEMO", name_zh="华东传动件厂", name_en="East China Driveline Works")
     db.session.add(plant)
     workshops = {
@@ -142,6 +146,7 @@ def load(seed: int = 7, password: str = "demo", timezone: str = "Asia/Shanghai")
     db.session.flush()
     _history(rng, users, bins, ops, locations, now, timezone)
     _open_work(users, bins, ops, locations, now)
+    _quality(users, bins, now, signature)
     db.session.commit()
 
 
@@ -160,17 +165,58 @@ def _open_work(users, bins, ops, locations, now) -> None:
         db.session.add(t)
         db.session.add(Signature(transfer=t, step="clerk", user_id=users[Role.CLERK].id, quantity=b.quantity,
                                  signed_at=opened))
-    first = at_operations[3] if len(at_operations) > 3 else None
-    if first is not None:
-        db.session.add(Inspection(kind="first_piece", work_order=first.work_order, bin_id=first.id,
-                                  operation_id=first.location.operation_id, lot_size=first.quantity,
-                                  inspector_id=users[Role.INSPECTOR].id, started_at=from_ms(now - 15 * 60_000)))
-    stored = next((b for b in bins if b.location is not None and b.location.kind == "warehouse"), None)
-    if stored is not None:
-        # GB/T 2828.1, general level II: a lot of 91-150 is code letter F, 20 pieces; AQL 2.5 accepts 1.
-        db.session.add(Inspection(kind="final", work_order=stored.work_order, bin_id=stored.id, lot_size=120,
-                                  sample_size=20, aql="2.5", accept_number=1, reject_number=2,
-                                  inspector_id=users[Role.INSPECTOR].id, started_at=from_ms(now - 40 * 60_000)))
+
+
+def _quality(users, bins, now, signature: str) -> None:
+    """Checklists and the defect catalogue; the half-shaft's own first-piece checklist with its sizes; an order
+    mostly packed (its final inspection is offered); a first piece passed: recorded through ingest."""
+    checklists.install_defaults(db.session)
+    half_shaft = next(b.product for b in bins if b.product is not None and b.product.code == "HS-01")
+    db.session.add(InspectionTemplate(
+        code="HS-01-FIRST", product=half_shaft, kind="first_piece", name_zh="半轴首件", name_en="Half-shaft first piece",
+        units=3, active=True, items=[
+            checklists.measure("length", "总长", "Overall length", "420.0", "0.5", "0.5"),
+            checklists.measure("diameter", "轴径", "Shaft diameter", "38.00", "0.05", "0.05"),
+            *checklists.DEFAULT_TEMPLATES[0]["items"][1:]]))
+    db.session.flush()
+    order = next(b.work_order for b in bins if b.work_order is not None and b.work_order.number == "WO-2611-001")
+    device_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "shopfloor:demo:inspector-phone"))
+    start = now - 3 * DAY_MS
+    db.session.execute(insert(schema.devices).values(
+        id=device_id, user_id=users[Role.INSPECTOR].id, label="Demo inspector phone", registered_at=start,
+        acked_through_seq=0, last_seen_at=now, kind="demo"))
+    db.session.execute(insert(schema.device_users).values(device_id=device_id, user_id=users[Role.INSPECTOR].id,
+                                                          first_seen_at=start))
+    first_op = order.product.route.steps[0].operation.code if order.product.route else None
+    uid = str(uuid.uuid5(uuid.NAMESPACE_URL, "shopfloor:demo:first-piece"))
+    records = [
+        (start, "packing.recorded", {"work_order": order.number, "cartons": 14, "per_carton": 50}),
+        (start + 60_000, "inspection.started", {"inspection_id": uid, "kind": "first_piece", "work_order": order.number,
+                                                "operation": first_op, "template": "HS-01-FIRST", "units": 3}),
+        *[(start + (2 + n) * 60_000, "inspection.measured",
+           {"inspection_id": uid, "unit": n, "values": {"length": v, "diameter": d, "workmanship": "pass",
+                                                         "materials": "pass", "pressing": "pass"}})
+          for n, v, d in ((1, "420.1", "38.01"), (2, "419.8", "37.99"), (3, "420.3", "38.02"))],
+        (start + 6 * 60_000, "inspection.completed", {"inspection_id": uid, "verdict": "pass",
+                                                     "signature_sha256": signature}),
+    ]
+    roles = actor_roles(device_id)
+    for seq, (at, kind, payload) in enumerate(records, start=1):
+        event = {"id": str(uuid.uuid4()), "device_id": device_id, "seq": seq, "type": kind, "v": 1,
+                 "occurred_at": at, "actor_id": users[Role.INSPECTOR].id, "payload": payload, "attachments": []}
+        ingest_push(db.session, registry, device_id=device_id, raw_events=[event], now_ms=at + 30_000,
+                    build="demo", sent_at=at + 30_000, actor_role=roles)
+
+
+def _drawn_signature() -> str:
+    """A signature drawn as a stroke on a white pad, stored as a blob: the demo's inspector signs with it."""
+    image = Image.new("RGB", (360, 120), "white")
+    ImageDraw.Draw(image).line([(20, 90), (70, 30), (110, 85), (160, 35), (210, 80), (260, 40), (330, 70)],
+                               fill="black", width=4)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    out.seek(0)
+    return blobs.store_upload(out)
 
 
 def _history(rng, users, bins, ops, locations, now, timezone) -> None:

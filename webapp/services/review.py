@@ -18,6 +18,9 @@ from webapp.extensions import db
 from webapp.models import User
 
 EVENT_TYPE = "exception.resolved"
+# Flags whose closing is an override only some may give: a transfer before the first piece passed
+# goes on only by a director's word.
+OVERRIDES = {"first_piece_pending": Can.OVERRIDE_FIRST_PIECE}
 MAX_RESOLUTION_NOTE = 2000
 RESOLUTION = PayloadSpec((
     Integer("exception_id", required=True, minimum=1, maximum=MAX_INT32, description="the flag closed"),
@@ -82,11 +85,14 @@ def open_count() -> int:
 def handle_resolution(ctx: HandlerContext) -> list[RuleBroken]:
     """Close an exception with the reviewer's note; the resolution event is its record."""
     x = schema.exceptions
-    found = ctx.session.execute(select(x.c.resolved_at).where(x.c.id == ctx.payload["exception_id"])).first()
+    found = ctx.session.execute(select(x.c.resolved_at, x.c.code).where(x.c.id == ctx.payload["exception_id"])).first()
     if found is None:
         return [RuleBroken("unknown_exception", {"exception_id": ctx.payload["exception_id"]})]
     if found.resolved_at is not None:
         return [RuleBroken("already_resolved", {"exception_id": ctx.payload["exception_id"]})]
+    needs = OVERRIDES.get(found.code)
+    if needs is not None and ctx.actor_role not in CAPABILITIES[needs]:
+        return [RuleBroken("override_not_allowed", {"exception_id": ctx.payload["exception_id"], "flag": found.code})]
     ctx.session.execute(
         update(x).where(x.c.id == ctx.payload["exception_id"]).values(
             resolved_at=ctx.effective_at, resolved_by=ctx.actor_id, resolution_note=ctx.payload["note"],
@@ -120,5 +126,6 @@ AREA = Area(
     kinds=(Kind(RESOLVED, _l("Closed with a note"), "review/record.html", on_device=False,
                 form_errors={("note", "*"): _l("Say what was decided (at most %(max_length)s characters).")}),),
     flags=(Flag("unknown_exception", _l("Closing an unknown exception")),
-           Flag("already_resolved", _l("Exception was already closed"))),
+           Flag("already_resolved", _l("Exception was already closed")),
+           Flag("override_not_allowed", _l("Only a director may override this"))),
 )

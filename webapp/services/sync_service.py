@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import OperationalError
 
 from sync import schema
@@ -15,10 +16,12 @@ from sync.envelope import MAX_EVENTS_PER_PUSH, MAX_INT32, MAX_SAFE_INTEGER, stor
 from sync.ingest import DeviceBusy, PushOutcome, ingest_push
 from sync.pull import PullSource, pull_page
 from webapp import releases
+from webapp.domain import aql
 from webapp.extensions import db
-from webapp.models import Bin, Inspection, Location, Operation, Product, Setting, Transfer, User, WorkOrder
+from webapp.models import (Bin, DefectType, Inspection, InspectionTemplate, Location, Operation, Product,
+                           ReferenceTable, Setting, Transfer, User, WorkOrder)
 from webapp.domain.signing import PIN_ITERATIONS
-from webapp.services import blobs, signers, slips
+from webapp.services import blobs, quality, signers, slips
 from webapp.services.devices import actor_roles, ensure_web_device, now_ms
 from webapp.areas import registry
 
@@ -147,11 +150,12 @@ def _load_products(session, codes):
 
 
 def _load_work_orders(session, numbers):
-    rows = session.execute(select(WorkOrder).where(WorkOrder.number.in_(numbers))).scalars()
+    rows = session.execute(select(WorkOrder).where(WorkOrder.number.in_(numbers))).scalars().all()
+    summaries = quality.current(session, rows)
     return {w.number: {"number": w.number, "product_code": w.product.code,
                        "product_name": w.product.name_zh + " / " + w.product.name_en,
                        "quantity": w.quantity, "due_date": w.due_date.isoformat(), "customer": w.customer,
-                       "status": w.status} for w in rows}
+                       "status": w.status, "factory": w.factory, "quality": summaries[w.id]} for w in rows}
 
 
 def _load_users(session, usernames):
@@ -195,14 +199,41 @@ def _load_transfers(session, numbers):
     return found
 
 
-def _load_inspections(session, keys):
-    """Open inspections only, keyed by their id as text."""
-    ids = [int(k) for k in keys if k.isdigit()]
-    rows = session.execute(select(Inspection).where(Inspection.id.in_(ids), Inspection.status == "open")).scalars()
-    return {str(i.id): {"id": str(i.id), "kind": i.kind, "status": i.status, "work_order": i.work_order.number,
-                        "bin_code": i.bin.code if i.bin else None, "lot_size": i.lot_size,
-                        "sample_size": i.sample_size, "aql": i.aql, "accept_number": i.accept_number,
-                        "reject_number": i.reject_number, "started_at": _iso(i.started_at)} for i in rows}
+def _load_inspections(session, uids):
+    """Inspections made on devices, open or finished in the last two weeks (what a device may go back to)."""
+    since = datetime.now(UTC) - timedelta(days=14)
+    rows = session.execute(select(Inspection).where(
+        Inspection.uid.in_(uids), or_(Inspection.status == "open", Inspection.finished_at >= since))).scalars()
+    return {i.uid: {"inspection_id": i.uid, "kind": i.kind, "status": i.status, "work_order": i.work_order.number,
+                    "operation": i.operation.code if i.operation else None,
+                    "bin_code": i.bin.code if i.bin else None, "template": i.template_code,
+                    "lot_size": i.lot_size, "sample_size": i.sample_size, "level": i.level, "severity": i.severity,
+                    "aqls": i.aqls, "plans": i.plans, "units": i.units, "found": i.found, "decision": i.decision,
+                    "verdict": i.verdict, "reinspection_of": i.reinspects, "rework": i.rework_status,
+                    "started_at": _iso(i.started_at), "finished_at": _iso(i.finished_at)} for i in rows}
+
+
+def _load_templates(session, codes):
+    rows = session.execute(select(InspectionTemplate).where(InspectionTemplate.code.in_(codes),
+                                                            InspectionTemplate.active.is_(True))).scalars()
+    return {t.code: {"code": t.code, "product": t.product.code if t.product else None, "kind": t.kind,
+                     "name_zh": t.name_zh, "name_en": t.name_en, "units": t.units, "items": t.items} for t in rows}
+
+
+def _load_defect_types(session, codes):
+    rows = session.execute(select(DefectType).where(DefectType.code.in_(codes))).scalars()
+    return {d.code: {"code": d.code, "product": d.product.code if d.product else None, "name_zh": d.name_zh,
+                     "name_en": d.name_en, "class": d.default_class, "reference": d.reference_sha256} for d in rows}
+
+
+REFERENCE_TABLES = {"aql": aql.tables}  # a change to the tables' code ships with a migration bumping the version
+
+
+def _load_reference(session, keys):
+    """Reference tables the server publishes: the ISO 2859-1 sampling tables (a phone computes plans offline)."""
+    rows = session.execute(select(ReferenceTable.key, ReferenceTable.version).where(ReferenceTable.key.in_(keys)))
+    return {key: {"key": key, "version": version, "tables": REFERENCE_TABLES[key]() if key in REFERENCE_TABLES else None}
+            for key, version in rows}
 
 
 def _load_settings(session, keys):
@@ -221,7 +252,11 @@ PULL_SOURCES = [
     PullSource("work_order", "work_orders", _load_work_orders, table="work_orders", key="number"),
     PullSource("user", "users", _load_users, table="users", key="username"),
     PullSource("transfer", "transfers", _load_transfers, table="transfers", key="number"),
-    PullSource("inspection", "inspections", _load_inspections, table="inspections", key="id"),
+    PullSource("inspection", "inspections", _load_inspections, table="inspections", key="uid"),
+    PullSource("inspection_template", "inspection_templates", _load_templates, table="inspection_templates",
+               key="code"),
+    PullSource("defect_type", "defect_types", _load_defect_types, table="defect_types", key="code"),
+    PullSource("reference", "references", _load_reference, table="reference_tables", key="key"),
     PullSource("setting", "settings", _load_settings, table="settings", key="key"),
 ]
 

@@ -22,7 +22,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, delete, insert, select, update
 
-from sync.flags import flags_of, raise_flags, withdraw
+from sync.flags import settle
 from sync.registry import EventType, HandlerContext, PayloadInvalid, RuleBroken
 from sync.spec import Choice, Digests, Integer, PayloadSpec, Shape, Text, TextList, storable_text
 from webapp.domain import transfers as rules
@@ -33,7 +33,7 @@ from webapp.extensions import db
 from webapp.models import (Bin, Location, Operation, Product, RouteStep, Setting, Signature, Transfer, TransferBin,
                            TransferLog)
 from webapp.models.types import from_ms
-from webapp.services import moving, review, signers, warehouse
+from webapp.services import inspections, moving, review, signers, warehouse
 from webapp.services.bins import bins_by_code
 
 OPENED, SIGNED, EXPLAINED, REFUSED, WRITTEN_OFF = (
@@ -181,6 +181,8 @@ def _open(session, ctx: HandlerContext) -> list[RuleBroken]:
     flags += _mixups(session, p, found, products, to_id, from_ms(ctx.effective_at))
     if _leaves_cutting(session, from_id, products.get(first.product_id)) and not p.get("issue_slip"):
         flags.append(RuleBroken("issue_slip_missing", {"bin_code": first.code}))
+    flags += inspections.first_piece_gate(session, first.work_order_id, first.product_id,
+                                          _operation_of(session, from_id))
     values = dict(kind=kind, bin_id=first.id, work_order_id=first.work_order_id, product_id=first.product_id,
                   part_name=p.get("part") or _part_name(session, first.product_id, from_id), to_location_id=to_id,
                   quantity=p["quantity"],
@@ -392,21 +394,11 @@ def _write_signatures(session, rows: dict[str, Any], folds: dict[str, rules.Slip
 def _settle_flags(session, folds: dict[str, rules.SlipFold], logs: dict[str, list[rules.Entry]], run: set[str],
                   ctx: HandlerContext) -> None:
     """Bring the fold's flags of the slips' earlier events (not of this run: ingest writes those) in line."""
-    earlier = {e.event_id: slip_id for slip_id, log in logs.items() for e in log if e.event_id not in run}
-    if not earlier:
-        return
-    stored = flags_of(session, list(earlier), rules.FOLD_FLAGS)
-    withdrawn, raised = [], []
-    for event_id, slip_id in earlier.items():
-        have = stored.get(event_id, [])
-        want = [{"code": code, **detail} for code, detail in folds[slip_id].flags.get(event_id, [])]
-        withdrawn.extend((event_id, f["code"]) for f in have if f not in want)
-        raised.extend({"code": f["code"], "event_id": event_id, "subject": f"transfer:{slip_id}",
-                       "detail": {k: v for k, v in f.items() if k != "code"}, "created_at": ctx.received_at}
-                      for f in want if f not in have)
-    withdraw(session, withdrawn, by_event=ctx.envelope.id, by_actor=ctx.actor_id, at=ctx.effective_at,
-             note="the slip's log changed")
-    raise_flags(session, raised)
+    earlier = {e.event_id: f"transfer:{slip_id}" for slip_id, log in logs.items() for e in log
+               if e.event_id not in run}
+    wanted = {event_id: found for fold in folds.values() for event_id, found in fold.flags.items()}
+    settle(session, wanted, earlier, rules.FOLD_FLAGS, by_event=ctx.envelope.id, by_actor=ctx.actor_id,
+           at=ctx.effective_at, created_at=ctx.received_at, note="the slip's log changed")
 
 
 # --- Event types ---------------------------------------------------------------------------------

@@ -7,7 +7,8 @@
  * against the open slips pulled from the server and those opened on this device), saves
  * `transfer.opened` in the outbox, and opens the slip to be signed (the slip shell when offline).
  * The server page fills the form in; in the shell (rendered for nobody) it is filled from the data
- * pulled onto the device and shown to the roles in data-move-roles.
+ * pulled onto the device and shown to the roles in data-move-roles. Before the first piece of the
+ * bin's order passed at the operation it leaves, it warns (or refuses: setting first_piece_gate).
  */
 import { getMeta, openShopfloorDB } from "../offline/db.js";
 import { saveEvent } from "../offline/outbox.js";
@@ -30,6 +31,7 @@ const MAX_BINS = 20;
  * @property {Record<string, any>[]} operations
  * @property {Record<string, any>[]} transfers the open slips pulled
  * @property {number} minutes the §3.3 interval
+ * @property {Map<string, Record<string, any>>} orders work orders by number, with their quality summary
  */
 
 /** @param {Element} form */
@@ -43,13 +45,14 @@ export function attach(form) {
  */
 async function reference(codes) {
   const db = await openShopfloorDB();
-  const [bins, products, locations, operations, transfers, setting] = await Promise.all([
+  const [bins, products, locations, operations, transfers, setting, orders] = await Promise.all([
     Promise.all(codes.map((code) => db.get("bins", code))),
     db.getAll("products"),
     db.getAll("locations"),
     db.getAll("operations"),
     db.getAll("transfers"),
     db.get("settings", "mixup_minutes"),
+    db.getAll("work_orders"),
   ]);
   const minutes = Number.parseInt(String(setting?.value ?? ""), 10);
   return {
@@ -59,6 +62,7 @@ async function reference(codes) {
     operations,
     transfers,
     minutes: minutes > 0 ? minutes : MIXUP_MINUTES,
+    orders: new Map(orders.map((order) => [order.number, order])),
   };
 }
 
@@ -115,6 +119,7 @@ class SlipOpener {
     this.status = /** @type {HTMLElement | null} */ (form.querySelector("[data-save-status]"));
     this.select = /** @type {HTMLSelectElement} */ (form.elements.namedItem("to"));
     this.saving = false;
+    this.warnedFirstPiece = false; // "warn": the first tap says so, the next saves
   }
 
   start() {
@@ -209,6 +214,8 @@ class SlipOpener {
       const ref = await reference(codes);
       const stop = this.mixup(codes, to, ref, await transferRecords());
       if (stop) throw new Stop(stop);
+      const gate = this.firstPiece(codes, ref);
+      if (gate) throw new Stop(gate);
       const text = (/** @type {string} */ name) => {
         const field = form.elements.namedItem(name);
         return field instanceof HTMLInputElement && !field.disabled ? field.value.trim() : "";
@@ -251,6 +258,26 @@ class SlipOpener {
     if (value === "next") return { next: true };
     if (value === "waiting" || value === "warehouse") return { area: value };
     return { operation: value.replace(/^op:/, "") };
+  }
+
+  /**
+   * The first piece of the bin's order at the operation it leaves has not passed: "block" refuses the
+   * slip (a director overrides at the office), "warn" says so once and saves on the next tap. The server
+   * flags first_piece_pending either way.
+   * @param {string[]} codes
+   * @param {Reference} ref
+   */
+  firstPiece(codes, ref) {
+    const bin = ref.bins.get(codes[0]);
+    const quality = bin ? ref.orders.get(bin.work_order)?.quality : null;
+    const place = bin ? ref.locations.find((loc) => loc.code === bin.location_code) : null;
+    if (!quality?.first_piece_required || !place?.operation) return "";
+    if ((quality.first_piece ?? {})[place.operation] === "passed") return "";
+    const operation = localName(ref.operations.find((op) => op.code === place.operation)) || place.operation;
+    if (quality.first_piece_gate === "block") return say("first_piece_block", { operation });
+    if (this.warnedFirstPiece) return "";
+    this.warnedFirstPiece = true;
+    return say("first_piece_warn", { operation });
   }
 
   /**
