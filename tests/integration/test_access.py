@@ -21,6 +21,9 @@ WAREHOUSE = {"office", "clerk", "keeper", "accountant", "director", "inspector",
 SLIP_FILLERS = {"office", "clerk", "keeper", "accountant", "director", "admin"}
 SLIP_VOIDERS = {"office", "keeper", "accountant", "director", "admin"}
 WH_SLIP = "/warehouse/slips/00000000-0000-4000-8000-000000000000"
+INSPECTORS = {"inspector", "follower", "director", "admin"}
+PACKERS = {"clerk", "receiver", "keeper", "inspector", "follower", "director", "admin"}
+INSPECTION = "/inspections/00000000-0000-4000-8000-000000000000"
 
 # endpoint: (method, path, who may use it)
 TABLE = {
@@ -60,6 +63,16 @@ TABLE = {
     "warehouse.book_page": ("GET", "/warehouse/books/1", WAREHOUSE),
     "warehouse.outsourced": ("GET", "/warehouse/outsourced", WAREHOUSE),
     "warehouse.api_slip": ("GET", "/api/v1/warehouse-slips/00000000-0000-4000-8000-000000000000", WAREHOUSE),
+    "inspections.due": ("GET", "/inspections", INSPECTORS),
+    "inspections.new": ("GET", "/inspections/new?kind=final&order=WO-1", INSPECTORS),
+    "inspections.screen": ("GET", INSPECTION, INSPECTORS),
+    "inspections.packing": ("POST", "/orders/WO-1/packing", PACKERS),
+    "quality_admin.page": ("GET", "/admin/quality", {"director", "admin"}),
+    "quality_admin.save_settings": ("POST", "/admin/quality/settings", {"director", "admin"}),
+    "quality_admin.save_plan": ("POST", "/admin/quality/plans", {"director", "admin"}),
+    "quality_admin.delete_plan": ("POST", "/admin/quality/plans/1/delete", {"director", "admin"}),
+    "quality_admin.save_checklist": ("POST", "/admin/quality/checklists", {"director", "admin"}),
+    "quality_admin.save_defect": ("POST", "/admin/quality/defects", {"director", "admin"}),
     "office.dashboard": ("GET", "/office/", OFFICE),
     "office.bins": ("GET", "/office/bins", OFFICE),
     "office.events": ("GET", "/office/events", OFFICE),
@@ -88,6 +101,7 @@ TABLE = {
     "pwa.offline_bin": ("GET", "/offline/bin", PUBLIC),
     "pwa.offline_slip": ("GET", "/offline/slip", PUBLIC),
     "pwa.offline_scan": ("GET", "/offline/scan", PUBLIC),
+    "pwa.offline_inspection": ("GET", "/offline/inspection", PUBLIC),
     "pwa.sync_panel": ("GET", "/sync", PUBLIC),
     "api.register_device": ("POST", "/api/v1/devices", EVERYONE),
     "api.push": ("POST", "/api/v1/sync/push", EVERYONE),

@@ -41,6 +41,7 @@ class Can(StrEnum):
     INSPECT = "inspect"  # run inspections: first piece, mid-production, final, the follower's checks
     RECORD_PACKING = "record_packing"  # cartons packed for an order
     OVERRIDE_FIRST_PIECE = "override_first_piece"  # let a transfer go before the first piece passed
+    MANAGE_QUALITY = "manage_quality"  # sampling settings, quality plans, checklists, the defect catalogue
     MANAGE_DEVICES = "manage_devices"
     ADMIN = "admin"
 
@@ -70,6 +71,7 @@ CAPABILITIES: dict[Can, frozenset[str]] = {
     Can.RECORD_PACKING: frozenset({Role.CLERK, Role.RECEIVER, Role.KEEPER, Role.INSPECTOR, Role.FOLLOWER,
                                    Role.DIRECTOR, Role.ADMIN}),
     Can.OVERRIDE_FIRST_PIECE: frozenset({Role.DIRECTOR, Role.ADMIN}),
+    Can.MANAGE_QUALITY: frozenset({Role.DIRECTOR, Role.ADMIN}),
     Can.MANAGE_DEVICES: frozenset({Role.ADMIN}),
     Can.ADMIN: frozenset({Role.ADMIN}),
 }

@@ -9,6 +9,8 @@ a template with its product: it wins over the plant's for that kind.
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
@@ -82,3 +84,56 @@ def install_defaults(session) -> int:
     session.add_all(added)
     session.flush()
     return len(added)
+
+
+class ItemsInvalid(ValueError):
+    """A checklist's text has a line that is not an item: its number (from 1) and the line."""
+
+    def __init__(self, line: int, text: str) -> None:
+        super().__init__(line, text)
+        self.line, self.text = line, text
+
+
+def items_text(items: list[dict[str, Any]]) -> str:
+    """A checklist's items as the admin page edits them: one a line (see `parse_items`)."""
+    lines = []
+    for i in items:
+        fields = [i["key"], i["label_zh"], i["label_en"], i["group"]]
+        if i["type"] == "measure":
+            fields += [i["nominal"], i["minus"], i["plus"], i.get("unit") or ""]
+        lines.append(" | ".join(fields))
+    return "\n".join(lines)
+
+
+def parse_items(text: str) -> list[dict[str, Any]]:
+    """Read checklist items, one a line: `key | 中文 | English | group` (checked pass/fail), or with
+    `| nominal | minus | plus | unit` after the group (measured). Raise ItemsInvalid naming a bad line."""
+    items, keys = [], set()
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.split("|")]
+        ok = len(parts) in (4, 7, 8) and re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", parts[0]) is not None and all(
+            0 < len(p) <= 120 for p in parts[1:3]) and parts[3] in InspectionTemplate.GROUPS and parts[0] not in keys
+        if ok and len(parts) > 4:
+            numbers = [_decimal(p) for p in parts[4:7]]
+            ok = all(n is not None for n in numbers) and numbers[1] >= 0 and numbers[2] >= 0  # type: ignore[operator]
+        if not ok:
+            raise ItemsInvalid(number, line)
+        keys.add(parts[0])
+        if len(parts) == 4:
+            items.append(_check(parts[0], parts[1], parts[2], parts[3]))
+        else:
+            items.append(measure(parts[0], parts[1], parts[2], parts[4], parts[5], parts[6],
+                                 parts[7] if len(parts) == 8 and parts[7] else "mm", parts[3]))
+    if not items:
+        raise ItemsInvalid(0, "")
+    return items
+
+
+def _decimal(text: str) -> Decimal | None:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() and len(text) <= 16 else None
