@@ -92,7 +92,9 @@ def create_app(config: object | None = None) -> Flask:
     from webapp.routes import warehouse as warehouse_pages
     app.register_blueprint(warehouse_pages.bp)
     from webapp.routes import inspections as inspection_pages
+    from webapp.routes import quality_admin
     app.register_blueprint(inspection_pages.bp)
+    app.register_blueprint(quality_admin.bp)
     csrf.exempt(api.bp)  # the API checks X-CSRFToken itself for cookie calls; bearer calls need none
     csrf.exempt(blobs.bp)
 
