@@ -165,7 +165,7 @@ def inspection_rate(server: LiveServer, rounds: int, per_push: int = 20) -> floa
     photo, signature = "cd" * 32, "ab" * 32
     markup = [{"photo": photo, "shapes": [{"kind": "circle", "x": 0.5, "y": 0.5, "r": 0.1},
                                           {"kind": "arrow", "x1": 0.1, "y1": 0.1, "x2": 0.4, "y2": 0.4}]}]
-    for r in range(rounds):
+    for _round in range(rounds):
         payloads: list[tuple[str, dict]] = []
         for i in range(per_push):
             uid = str(uuid.uuid4())

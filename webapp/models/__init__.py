@@ -13,7 +13,8 @@ from webapp.models.transfers import Signature, SlipBook, Transfer, TransferBin, 
 
 __all__ = [
     "Attachment", "Bin", "BinLabel", "Blob", "Count", "Defect", "DefectType", "Inspection", "InspectionLog",
-    "InspectionTemplate", "PackingRecord", "QualityPlan", "ReferenceTable", "ReworkOrder", "SamplingSeries", "Location", "LoginSession", "Operation",
-    "Plant", "Product", "RoleSpan", "Route", "RouteStep", "Setting", "Signature", "SlipBook", "SpecGroup", "StaffBadge",
-    "Stocktake", "Transfer", "TransferBin", "TransferLog", "User", "WarehouseSlip", "WorkOrder", "Workshop",
+    "InspectionTemplate", "Location", "LoginSession", "Operation", "PackingRecord", "Plant", "Product", "QualityPlan",
+    "ReferenceTable", "ReworkOrder", "RoleSpan", "Route", "RouteStep", "SamplingSeries", "Setting", "Signature",
+    "SlipBook", "SpecGroup", "StaffBadge", "Stocktake", "Transfer", "TransferBin", "TransferLog", "User",
+    "WarehouseSlip", "WorkOrder", "Workshop",
 ]

@@ -19,8 +19,8 @@ from webapp.domain.label_codes import mint
 from webapp.domain.roles import Role
 from webapp.extensions import db
 from webapp.models import (
-    Bin, BinLabel, InspectionTemplate, Location, Operation, Plant, Product, Route, RouteStep, Setting, Signature, SlipBook,
-    SpecGroup, StaffBadge, Transfer, User, WorkOrder, Workshop,
+    Bin, BinLabel, InspectionTemplate, Location, Operation, Plant, Product, Route, RouteStep, Setting, Signature,
+    SlipBook, SpecGroup, StaffBadge, Transfer, User, WorkOrder, Workshop,
 )
 from webapp.models.types import from_ms
 from webapp.services import blobs, checklists
@@ -173,8 +173,8 @@ def _quality(users, bins, now, signature: str) -> None:
     checklists.install_defaults(db.session)
     half_shaft = next(b.product for b in bins if b.product is not None and b.product.code == "HS-01")
     db.session.add(InspectionTemplate(
-        code="HS-01-FIRST", product=half_shaft, kind="first_piece", name_zh="半轴首件", name_en="Half-shaft first piece",
-        units=3, active=True, items=[
+        code="HS-01-FIRST", product=half_shaft, kind="first_piece", name_zh="半轴首件",
+        name_en="Half-shaft first piece", units=3, active=True, items=[
             checklists.measure("length", "总长", "Overall length", "420.0", "0.5", "0.5"),
             checklists.measure("diameter", "轴径", "Shaft diameter", "38.00", "0.05", "0.05"),
             *checklists.DEFAULT_TEMPLATES[0]["items"][1:]]))

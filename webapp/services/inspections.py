@@ -40,7 +40,7 @@ from webapp.extensions import db
 from webapp.models import (Bin, Defect, Inspection, InspectionLog, Operation, PackingRecord, ReworkOrder, Signature,
                            WorkOrder)
 from webapp.models.types import from_ms
-from webapp.services import quality, signers
+from webapp.services import logged, quality, signers
 
 STARTED, MEASURED, DEFECT, COMPLETED, SIGNED, PACKED = (
     "inspection.started", "inspection.measured", "inspection.defect_recorded", "inspection.completed",
@@ -255,22 +255,19 @@ def handle(ctx: HandlerContext) -> list[RuleBroken]:
 
 def handle_run(session, ctxs: list[HandlerContext]) -> list[list[RuleBroken]]:
     """Log each event of a run, start the inspections it starts, then fold every inspection it touched."""
-    own: dict[str, list[RuleBroken]] = {}
-    rows = []
-    for ctx in ctxs:
-        env, p = ctx.envelope, ctx.payload
-        kind = KIND_OF[env.type]
-        person, role, how = (signers.proven_signer(ctx, SIGNED_TYPE) if kind == "signed"
-                             else (ctx.actor_id, ctx.actor_role, "device_user"))
-        rows.append({"event_id": env.id, "inspection_uid": p["inspection_id"], "kind": kind,
-                     "effective_at": ctx.effective_at, "device_id": env.device_id, "seq": env.seq,
-                     "person_id": person, "role": role, "verification": how, "payload": p})
-        own[env.id] = _start(session, ctx) if kind == "started" else []
-    session.execute(insert(InspectionLog.__table__), rows)
-    folds = refold(session, list(dict.fromkeys(ctx.payload["inspection_id"] for ctx in ctxs)), set(own), ctxs[-1])
-    flags = {event_id: found for fold in folds.values() for event_id, found in fold.flags.items()}
-    return [own[c.envelope.id] + [RuleBroken(code, detail) for code, detail in flags.get(c.envelope.id, [])]
-            for c in ctxs]
+    return logged.handle_run(session, ctxs, InspectionLog.__table__, "inspection_id", _log, refold)
+
+
+def _log(session, ctx: HandlerContext) -> tuple[list[RuleBroken], dict[str, Any]]:
+    """One event's row of its inspection's log (the signer proven), and the flags of its start."""
+    env, p = ctx.envelope, ctx.payload
+    kind = KIND_OF[env.type]
+    person, role, how = (signers.proven_signer(ctx, SIGNED_TYPE) if kind == "signed"
+                         else (ctx.actor_id, ctx.actor_role, "device_user"))
+    flags = _start(session, ctx) if kind == "started" else []
+    return flags, {"event_id": env.id, "inspection_uid": p["inspection_id"], "kind": kind,
+                   "effective_at": ctx.effective_at, "device_id": env.device_id, "seq": env.seq,
+                   "person_id": person, "role": role, "verification": how, "payload": p}
 
 
 def _start(session, ctx: HandlerContext) -> list[RuleBroken]:

@@ -142,7 +142,7 @@ def quality_summary(session, order_ids: set[int], today: date | None = None) -> 
         return found
     inspections = session.execute(
         select(i.uid, i.kind, i.status, i.work_order_id, i.operation_id, i.finished_at, i.started_at, i.decision,
-               i.template_code, i.results, i.id, i.reinspects)
+               i.template_code, i.results, i.id, i.reinspects, i.lot_size)
         .where(i.work_order_id.in_(order_ids), i.uid.is_not(None)).order_by(i.started_at, i.id)).all()
     ops = dict(session.execute(select(Operation.id, Operation.code)).all())
     r = ReworkOrder.__table__.c
@@ -186,7 +186,12 @@ def quality_summary(session, order_ids: set[int], today: date | None = None) -> 
             "final": {"offered": rules.final_offered(o.quantity, o.packed, percent),
                       "status": last_final.status if last_final else None,
                       "inspection_id": last_final.uid if last_final else None,
-                      "rework": {"inspection_id": rw.inspection_uid, "status": rw.status} if rw else None},
+                      "rework": {"inspection_id": rw.inspection_uid, "status": rw.status} if rw else None,
+                      # After an accepted final, the rest of the order is still followed until it ships.
+                      "lot_size": last_final.lot_size if last_final else None,
+                      "packed_since": max(0, o.packed - (last_final.lot_size or 0))
+                      if last_final and last_final.status == "passed" else None,
+                      "remaining": max(0, o.quantity - o.packed)},
             "focus": focus,
         }
     return found

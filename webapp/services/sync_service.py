@@ -232,8 +232,8 @@ REFERENCE_TABLES = {"aql": aql.tables}  # a change to the tables' code ships wit
 def _load_reference(session, keys):
     """Reference tables the server publishes: the ISO 2859-1 sampling tables (a phone computes plans offline)."""
     rows = session.execute(select(ReferenceTable.key, ReferenceTable.version).where(ReferenceTable.key.in_(keys)))
-    return {key: {"key": key, "version": version, "tables": REFERENCE_TABLES[key]() if key in REFERENCE_TABLES else None}
-            for key, version in rows}
+    return {key: {"key": key, "version": version,
+                  "tables": REFERENCE_TABLES[key]() if key in REFERENCE_TABLES else None} for key, version in rows}
 
 
 def _load_settings(session, keys):

@@ -33,7 +33,7 @@ from webapp.extensions import db
 from webapp.models import (Bin, Location, Operation, Product, RouteStep, Setting, Signature, Transfer, TransferBin,
                            TransferLog)
 from webapp.models.types import from_ms
-from webapp.services import inspections, moving, review, signers, warehouse
+from webapp.services import inspections, logged, moving, review, signers, warehouse
 from webapp.services.bins import bins_by_code
 
 OPENED, SIGNED, EXPLAINED, REFUSED, WRITTEN_OFF = (
@@ -136,16 +136,7 @@ def handle(ctx: HandlerContext) -> list[RuleBroken]:
 
 def handle_run(session, ctxs: list[HandlerContext]) -> list[list[RuleBroken]]:
     """Log each event of a run, then fold every slip it touched, together; return each event's flags."""
-    own: dict[str, list[RuleBroken]] = {}
-    rows = []
-    for ctx in ctxs:
-        own[ctx.envelope.id], row = _log(session, ctx)
-        rows.append(row)
-    session.execute(insert(TransferLog.__table__), rows)
-    folds = refold(session, list(dict.fromkeys(ctx.payload["transfer_id"] for ctx in ctxs)), set(own), ctxs[-1])
-    flags = {event_id: found for fold in folds.values() for event_id, found in fold.flags.items()}
-    return [own[c.envelope.id] + [RuleBroken(code, detail) for code, detail in flags.get(c.envelope.id, [])]
-            for c in ctxs]
+    return logged.handle_run(session, ctxs, TransferLog.__table__, "transfer_id", _log, refold)
 
 
 def _log(session, ctx: HandlerContext) -> tuple[list[RuleBroken], dict[str, Any]]:
