@@ -95,6 +95,8 @@ def create_app(config: object | None = None) -> Flask:
     from webapp.routes import quality_admin
     app.register_blueprint(inspection_pages.bp)
     app.register_blueprint(quality_admin.bp)
+    from webapp.routes import inspection_reports
+    app.register_blueprint(inspection_reports.bp)
     csrf.exempt(api.bp)  # the API checks X-CSRFToken itself for cookie calls; bearer calls need none
     csrf.exempt(blobs.bp)
 

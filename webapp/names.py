@@ -36,9 +36,9 @@ INSPECTION_KINDS = {
     "first_piece": _l("First-piece inspection"),
     "mid_production": _l("Mid-production inspection"),
     "final": _l("Final inspection (AQL sampling)"),
-    "pre_production_sample": _l("Pre-production sample check"),
+    "pre_production_sample": _l("Pre-production sample"),
     "material_receipt": _l("Material receipt check"),
-    "shipment_sample": _l("Shipment sample check"),
+    "shipment_sample": _l("Shipment sample"),
 }
 
 INSPECTION_STATUSES = {

@@ -24,6 +24,7 @@ WH_SLIP = "/warehouse/slips/00000000-0000-4000-8000-000000000000"
 INSPECTORS = {"inspector", "follower", "director", "admin"}
 PACKERS = {"clerk", "receiver", "keeper", "inspector", "follower", "director", "admin"}
 INSPECTION = "/inspections/00000000-0000-4000-8000-000000000000"
+REPORT_READERS = {"inspector", "follower", "director", "admin", "office", "accountant"}
 
 # endpoint: (method, path, who may use it)
 TABLE = {
@@ -67,6 +68,13 @@ TABLE = {
     "inspections.new": ("GET", "/inspections/new?kind=final&order=WO-1", INSPECTORS),
     "inspections.screen": ("GET", INSPECTION, INSPECTORS),
     "inspections.packing": ("POST", "/orders/WO-1/packing", PACKERS),
+    "inspection_reports.report": ("GET", INSPECTION + "/report", REPORT_READERS),
+    "inspection_reports.report_pdf_page": ("GET", INSPECTION + "/report.pdf", REPORT_READERS),
+    "inspection_reports.office_list": ("GET", "/office/inspections", OFFICE),
+    "inspection_reports.series": ("GET", "/office/inspections/series", OFFICE),
+    "inspection_reports.update_series": ("POST", "/office/inspections/series", REVIEWERS),
+    "inspection_reports.defect_library": ("GET", "/products/HS-01/defects", EVERYONE),
+    "inspection_reports.orders_quality": ("GET", "/office/orders/quality", OFFICE),
     "quality_admin.page": ("GET", "/admin/quality", {"director", "admin"}),
     "quality_admin.save_settings": ("POST", "/admin/quality/settings", {"director", "admin"}),
     "quality_admin.save_plan": ("POST", "/admin/quality/plans", {"director", "admin"}),

@@ -317,3 +317,16 @@ def test_packing_without_javascript_checks_its_fields(app, client, auth, make_us
     ok = client.post("/orders/WO-1/packing", data={"csrf_token": token, "cartons": "2", "per_carton": "50"})
     assert ok.status_code == 303
     assert quality(app)["packed"] == 100
+
+
+def test_the_floor_list_says_what_is_due_per_order(app, inspector, client):
+    page = client.get("/inspections")
+    assert page.status_code == 200
+    assert 'data-first-piece="OP10" data-state="none"' in page.text
+    assert 'data-final data-state="not_yet"' in page.text
+    pack(inspector)
+    first_piece(inspector, [{"length": "420.0", "diameter": "38.00", "workmanship": "pass"}])
+    page = client.get("/inspections")
+    assert 'data-first-piece="OP10" data-state="passed"' in page.text
+    assert 'data-final data-state="offered"' in page.text
+    assert "/inspections/new?kind=final&amp;order=WO-1" in page.text

@@ -37,7 +37,9 @@ def due():
     rework = db.session.execute(select(ReworkOrder).where(ReworkOrder.status == "open")).scalars().all()
     operations = {o.code: o for o in db.session.execute(select(Operation)).scalars()}
     return render_template("inspections/due.html", orders=orders, summaries=quality.current(db.session, orders),
-                           open_inspections=open_, rework=rework, operations=operations, kinds=rules.KINDS)
+                           open_inspections=open_, rework=rework, operations=operations, kinds=rules.KINDS,
+                           offer_percent=quality.setting(db.session, "final_offer_percent",
+                                                         str(rules.FINAL_OFFER_PERCENT)))
 
 
 def _screen(inspection_id: str | None, status: int = 200, **context):
