@@ -255,31 +255,50 @@ def handle(ctx: HandlerContext) -> list[RuleBroken]:
 
 def handle_run(session, ctxs: list[HandlerContext]) -> list[list[RuleBroken]]:
     """Log each event of a run, start the inspections it starts, then fold every inspection it touched."""
-    return logged.handle_run(session, ctxs, InspectionLog.__table__, "inspection_id", _log, refold)
+    starts = _Starts(session, [c.payload for c in ctxs if c.envelope.type == STARTED])
+    return logged.handle_run(session, ctxs, InspectionLog.__table__, "inspection_id",
+                             lambda session, ctx: _log(session, ctx, starts), refold)
 
 
-def _log(session, ctx: HandlerContext) -> tuple[list[RuleBroken], dict[str, Any]]:
+class _Starts:
+    """What a run's starts look up, read once: their orders, operations, bins, and the ids already started."""
+
+    def __init__(self, session, payloads: list[dict[str, Any]]) -> None:
+        if not payloads:
+            return
+        w, i = WorkOrder.__table__.c, Inspection.__table__.c
+        self.orders = {r.number: r for r in session.execute(
+            select(w.id, w.number, w.product_id, w.customer, w.factory)
+            .where(w.number.in_({p["work_order"] for p in payloads})))}
+        self.operations = dict(session.execute(select(Operation.code, Operation.id).where(
+            Operation.code.in_({p["operation"] for p in payloads if p.get("operation")}))).all())
+        self.bins = dict(session.execute(select(Bin.code, Bin.id).where(
+            Bin.code.in_({p["bin_code"] for p in payloads if p.get("bin_code")}))).all())
+        self.started = set(session.execute(select(i.uid).where(
+            i.uid.in_({p["inspection_id"] for p in payloads}))).scalars())
+
+
+def _log(session, ctx: HandlerContext, starts: _Starts) -> tuple[list[RuleBroken], dict[str, Any]]:
     """One event's row of its inspection's log (the signer proven), and the flags of its start."""
     env, p = ctx.envelope, ctx.payload
     kind = KIND_OF[env.type]
     person, role, how = (signers.proven_signer(ctx, SIGNED_TYPE) if kind == "signed"
                          else (ctx.actor_id, ctx.actor_role, "device_user"))
-    flags = _start(session, ctx) if kind == "started" else []
+    flags = _start(session, ctx, starts) if kind == "started" else []
     return flags, {"event_id": env.id, "inspection_uid": p["inspection_id"], "kind": kind,
                    "effective_at": ctx.effective_at, "device_id": env.device_id, "seq": env.seq,
                    "person_id": person, "role": role, "verification": how, "payload": p}
 
 
-def _start(session, ctx: HandlerContext) -> list[RuleBroken]:
+def _start(session, ctx: HandlerContext, starts: _Starts) -> list[RuleBroken]:
     """Create the inspection's row (a second start changes nothing: the fold flags it); compute its plan."""
     p = ctx.payload
-    i = Inspection.__table__.c
-    if session.execute(select(i.id).where(i.uid == p["inspection_id"])).first() is not None:
+    if p["inspection_id"] in starts.started:
         return []
-    order = session.execute(select(WorkOrder).where(WorkOrder.number == p["work_order"])).scalar_one()
-    operation_id = session.execute(select(Operation.id).where(Operation.code == p["operation"])).scalar() \
-        if p.get("operation") else None
-    bin_id = session.execute(select(Bin.id).where(Bin.code == p["bin_code"])).scalar() if p.get("bin_code") else None
+    starts.started.add(p["inspection_id"])
+    order = starts.orders[p["work_order"]]
+    operation_id = starts.operations.get(p.get("operation"))
+    bin_id = starts.bins.get(p.get("bin_code"))
     template = p.get("template") or quality.template_for(session, order.product_id, p["kind"])
     flags: list[RuleBroken] = []
     values: dict[str, Any] = {}

@@ -172,7 +172,9 @@ def quality_summary(session, order_ids: set[int], today: date | None = None) -> 
         state = series_cache[key]
         level, aqls = quality_plan(session, o.product_id, o.customer)
         rw = rework.get(o.id)
-        focus = _focus(session, [x for x in mine if x.kind == "first_piece" and x.finished_at is not None])
+        # The first piece that counts at each operation is the last one completed: its findings are the focus.
+        latest = {x.operation_id: x for x in mine if x.kind == "first_piece" and x.finished_at is not None}
+        focus = _focus(session, list(latest.values()))
         found[o.id] = {
             "packed": o.packed, "cartons": o.cartons, "level": level, "aqls": aqls,
             "series": {"severity": state.severity, "reason": state.reason, "detail": state.reason_detail,
