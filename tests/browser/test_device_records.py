@@ -360,7 +360,7 @@ def test_a_device_with_a_version_1_database_keeps_its_records_after_the_upgrade(
     expect(page.locator("[data-device-id]")).to_have_text(device_id)
     expect(clerk.unsynced).to_have_text("0")  # the old record synced
     kept = clerk.device_db()
-    assert kept["version"] == 3 and "blobs" in kept["stores"] and "transfers" in kept["stores"]
+    assert kept["version"] == 4 and "blobs" in kept["stores"] and "inspection_templates" in kept["stores"]
     assert [e["seq"] for e in kept["sent"]] == [1]
     assert [e["payload"]["quantity"] for e in office.events(device_id=device_id, code=code)] == [77]
 

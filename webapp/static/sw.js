@@ -9,7 +9,8 @@
  * - Pages: network first (4 s), then the cached copy, then the offline shells. Pages
  *   are kept for offline use unless the server marks them Cache-Control: no-store. A transfer
  *   slip offline is always the slip shell: it changes with every signature, and the shell shows
- *   it from the pulled data and this device's own records, to whoever is signed in now.
+ *   it from the pulled data and this device's own records, to whoever is signed in now. So is an
+ *   inspection (/inspections/new and /inspections/<id>, not its report): the inspection shell.
  * - /static/v/<build>/: cache first. A versioned URL names one build's file, so its bytes never
  *   change; the server keeps the previous build's files, so a page of that build still loads
  *   its own scripts after a deploy.
@@ -26,6 +27,7 @@ const PAGES_CACHE = "shopfloor-pages";
 const NAVIGATION_TIMEOUT_MS = 4000;
 const BIN_PAGE = /^\/b\/[^/]+(\/transfer)?$/; // the bin, or opening a slip for it
 const SLIP_PAGE = /^\/slips\/[0-9a-fA-F-]{36}$/;
+const INSPECTION_PAGE = /^\/inspections\/(new|[0-9a-fA-F-]{36})$/;
 const SCAN_PAGE = /^\/(scan)?$/; // the floor's landing page ("/" redirects there when online)
 
 sw.addEventListener("install", (event) => {
@@ -159,19 +161,19 @@ async function navigate(event) {
 }
 
 /**
- * The slip shell for /slips/<id>; else the cached copy of this page, else the offline bin shell for
- * /b/<code>, else for / and /scan the scan page last seen (or the scan shell: scanning needs no
- * server), else /offline.
+ * The slip shell for /slips/<id>, the inspection shell for /inspections/new and /inspections/<id>;
+ * else the cached copy of this page, else the offline bin shell for /b/<code>, else for / and /scan
+ * the scan page last seen (or the scan shell: scanning needs no server), else /offline.
  * @param {Request} request
  * @returns {Promise<Response | undefined>}
  */
 async function offlineCopy(request) {
   const { pathname } = new URL(request.url);
-  const slip = SLIP_PAGE.test(pathname);
+  const shellPath = SLIP_PAGE.test(pathname) ? "/offline/slip" : INSPECTION_PAGE.test(pathname) ? "/offline/inspection" : "";
   // All lookups at once: a scan offline waits on this before the bin page can start.
   const [shell, own, bin, scan, offline] = await Promise.all([
-    slip ? caches.match("/offline/slip") : undefined,
-    slip ? undefined : caches.match(request, { ignoreVary: true }),
+    shellPath ? caches.match(shellPath) : undefined,
+    shellPath ? undefined : caches.match(request, { ignoreVary: true }),
     BIN_PAGE.test(pathname) ? caches.match("/offline/bin") : undefined,
     SCAN_PAGE.test(pathname) ? scanPage() : undefined,
     caches.match("/offline"),

@@ -66,6 +66,7 @@ const behaviours = {
   pad: lazy("[data-signature-pad]", () => "signature-pad"),
   slip: lazy("[data-slip-opener],[data-slip]", (el) => (el.matches("form") ? "slip-open" : "slip-page")),
   stocktake: lazy("[data-stocktake]", () => "stocktake"),
+  inspection: lazy("[data-inspection]", () => "inspection"),
   "app-update": appUpdate,
   "code-entry": codeEntry,
   "scan-screen": scanScreen,

@@ -5,9 +5,10 @@ import { uuid7 } from "./uuid7.js";
 
 const FIRST_STORES = ["bins", "operations", "work_orders", "locations", "products"];
 const THIRD_STORES = ["users", "transfers", "inspections", "settings"];
+const FOURTH_STORES = ["inspection_templates", "defect_types", "references"];
 
 /** Stores filled by pull; cleared together when the server asks for a reset. */
-export const REFERENCE_STORES = [...FIRST_STORES, ...THIRD_STORES];
+export const REFERENCE_STORES = [...FIRST_STORES, ...THIRD_STORES, ...FOURTH_STORES];
 
 export const REFERENCE_KEYS = /** @type {Record<string, string>} */ ({
   bins: "code",
@@ -17,12 +18,15 @@ export const REFERENCE_KEYS = /** @type {Record<string, string>} */ ({
   products: "code",
   users: "username",
   transfers: "number",
-  inspections: "id",
+  inspections: "inspection_id",
   settings: "key",
+  inspection_templates: "code",
+  defect_types: "code",
+  references: "key",
 });
 
-/** Schema versions; each step only adds. */
-const DB_VERSION = 3;
+/** Schema versions; each step only adds (version 4 also re-keys the inspections, which nothing wrote to). */
+const DB_VERSION = 4;
 
 /** @typedef {Awaited<ReturnType<typeof openDB>>} ShopfloorDB */
 
@@ -64,6 +68,18 @@ export function openShopfloorDB() {
           db.createObjectStore(name, { keyPath: REFERENCE_KEYS[name] });
         }
         // The pull cursor is past the changes that made these rows.
+        if (oldVersion >= 1) tx.objectStore("meta").delete("cursor");
+      }
+      if (oldVersion < 4) {
+        // Inspections are known by the id their device made (they were the server's row number):
+        // the old store held only pulled rows, so it is made again, empty, and pulled again.
+        if (oldVersion >= 3) {
+          db.deleteObjectStore("inspections");
+          db.createObjectStore("inspections", { keyPath: REFERENCE_KEYS.inspections });
+        }
+        for (const name of FOURTH_STORES) {
+          db.createObjectStore(name, { keyPath: REFERENCE_KEYS[name] });
+        }
         if (oldVersion >= 1) tx.objectStore("meta").delete("cursor");
       }
     },
