@@ -147,6 +147,20 @@ def create_app(config: object | None = None) -> Flask:
             found = device_strings_by_locale[locale] = Markup(render_template("_i18n.html"))
         return found
 
+    signer_strings_by_locale: dict[str, Markup] = {}
+
+    @app.template_global()
+    def signer_strings() -> Markup:
+        """Return the signer panel's strings once a page (the first panel brings them), in the reader's language."""
+        if g.get("signer_strings_shown"):
+            return Markup("")
+        g.signer_strings_shown = True
+        locale = str(get_locale())
+        found = signer_strings_by_locale.get(locale)
+        if found is None:
+            found = signer_strings_by_locale[locale] = Markup(render_template("signing/_signer_strings.html"))
+        return found
+
     @app.template_global()
     def person_name(user_id) -> str:
         """Return a person's display name by id (for records that name a person by id)."""

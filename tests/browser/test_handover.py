@@ -290,3 +290,58 @@ def test_similar_parts_never_share_a_slip_nor_go_to_one_place_within_half_an_hou
     # Elsewhere it may go.
     open_slip(page, to="waiting")
     page.wait_for_url("**/slips/*")
+
+
+def first_piece_not_passed(server, bin_code: str, gate: str) -> None:
+    """Forget the first piece of the bin's order at the bin's operation (as if never inspected); set the gate."""
+    from sqlalchemy import delete, select
+
+    from webapp import create_app
+    from webapp.config import TestConfig
+    from webapp.extensions import db
+    from webapp.models import Bin, Inspection, InspectionLog, Location, Setting, Signature
+    from webapp.services import inspections
+
+    folder = server.instance
+    app = create_app(TestConfig(database_url=f"sqlite:///{folder / 'shopfloor.sqlite3'}", instance=folder))
+    with app.app_context():
+        b = db.session.execute(select(Bin).where(Bin.code == bin_code)).scalar_one()
+        operation = db.session.execute(select(Location.operation_id).where(Location.id == b.location_id)).scalar()
+        found = db.session.execute(select(Inspection).where(
+            Inspection.work_order_id == b.work_order_id, Inspection.operation_id == operation,
+            Inspection.kind == "first_piece")).scalars().all()
+        for x in found:
+            db.session.execute(delete(Signature).where(Signature.inspection_id == x.id))
+            db.session.execute(delete(InspectionLog).where(InspectionLog.inspection_uid == x.uid))
+            db.session.delete(x)
+        db.session.add(Setting(key="first_piece_gate", value=gate))
+        db.session.flush()
+        inspections.refresh_quality(db.session, {b.work_order_id})
+        db.session.commit()
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("gate", ["warn", "block"])
+def test_before_the_first_piece_passed_the_clerk_is_warned_or_refused(phone, server, office, gate):
+    shaft = a_bin(plant_facts(server), "HS-01")
+    first_piece_not_passed(server, shaft["code"], gate)
+    clerk = Phone(phone.new_page())
+    page = clerk.page
+    clerk.sign_in("clerk", next_path=f"/b/{shaft['code']}")
+    for store in ("products", "bins", "locations", "operations"):
+        clerk.wait_for_row(store)
+    clerk.wait_for_row("work_orders", "(row) => row.quality && row.quality.first_piece_gate === arg", gate)
+    problem = page.locator("#open-slip-form [data-open-problem]")
+
+    open_slip(page, to="waiting")
+    expect(problem).to_contain_text("first piece")
+    assert clerk.device_db()["outbox"] == [] and "/b/" in page.url
+    page.locator("#open-slip-form button[type=submit]").click()  # again
+    if gate == "warn":  # the clerk goes on; the server flags it for a director's override
+        page.wait_for_url("**/slips/*")
+        expect(clerk.unsynced).to_have_text("0", timeout=SYNC_MS)
+        [opened] = office.events(type="transfer.opened")
+        assert [f["code"] for f in opened["exceptions"]] == ["first_piece_pending"]
+    else:
+        expect(problem).to_contain_text("director")
+        assert clerk.device_db()["outbox"] == [] and "/b/" in page.url

@@ -187,25 +187,35 @@ def _quality(users, bins, now, signature: str) -> None:
         acked_through_seq=0, last_seen_at=now, kind="demo"))
     db.session.execute(insert(schema.device_users).values(device_id=device_id, user_id=users[Role.INSPECTOR].id,
                                                           first_seen_at=start))
-    first_op = order.product.route.steps[0].operation.code if order.product.route else None
-    uid = str(uuid.uuid5(uuid.NAMESPACE_URL, "shopfloor:demo:first-piece"))
-    records = [
-        (start, "packing.recorded", {"work_order": order.number, "cartons": 14, "per_carton": 50}),
-        (start + 60_000, "inspection.started", {"inspection_id": uid, "kind": "first_piece", "work_order": order.number,
-                                                "operation": first_op, "template": "HS-01-FIRST", "units": 3}),
-        *[(start + (2 + n) * 60_000, "inspection.measured",
-           {"inspection_id": uid, "unit": n, "values": {"length": v, "diameter": d, "workmanship": "pass",
-                                                         "materials": "pass", "pressing": "pass"}})
-          for n, v, d in ((1, "420.1", "38.01"), (2, "419.8", "37.99"), (3, "420.3", "38.02"))],
-        (start + 6 * 60_000, "inspection.completed", {"inspection_id": uid, "verdict": "pass",
-                                                     "signature_sha256": signature}),
-    ]
-    roles = actor_roles(device_id)
-    for seq, (at, kind, payload) in enumerate(records, start=1):
-        event = {"id": str(uuid.uuid4()), "device_id": device_id, "seq": seq, "type": kind, "v": 1,
-                 "occurred_at": at, "actor_id": users[Role.INSPECTOR].id, "payload": payload, "attachments": []}
-        ingest_push(db.session, registry, device_id=device_id, raw_events=[event], now_ms=at + 30_000,
-                    build="demo", sent_at=at + 30_000, actor_role=roles)
+    records: list[tuple[int, str, dict]] = [
+        (start, "packing.recorded", {"work_order": order.number, "cartons": 14, "per_carton": 50})]
+    # The orders in production passed their first pieces at every operation of their route (the half-shaft's
+    # measured on its own checklist, the others checked on the plant's).
+    orders = {b.work_order.number: b.work_order for b in bins if b.work_order is not None}
+    at = start
+    for number, wo in sorted(orders.items()):
+        for step in (wo.product.route.steps if wo.product.route else []):
+            uid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"shopfloor:demo:first-piece:{number}:{step.operation.code}"))
+            measured = {"length": "420.1", "diameter": "38.01"} if wo.product.code == "HS-01" else {"size": "pass"}
+            at += 10 * 60_000
+            records += [
+                (at, "inspection.started", {"inspection_id": uid, "kind": "first_piece", "work_order": number,
+                                            "operation": step.operation.code, "units": 1}),
+                (at + 60_000, "inspection.measured", {"inspection_id": uid, "unit": 1, "values": {
+                    **measured, "workmanship": "pass", "materials": "pass"}}),
+                (at + 120_000, "inspection.completed", {"inspection_id": uid, "verdict": "pass",
+                                                        "signature_sha256": signature}),
+            ]
+    stored = next((b for b in bins if b.location is not None and b.location.kind == "warehouse"), None)
+    if stored is not None:  # a final inspection under way on a bin in the store (GB/T 2828.1, II: 120 is F, n 20)
+        records.append((now - 40 * 60_000, "inspection.started", {
+            "inspection_id": str(uuid.uuid5(uuid.NAMESPACE_URL, "shopfloor:demo:final")), "kind": "final",
+            "work_order": stored.work_order.number, "bin_code": stored.code, "lot_size": 120}))
+    events = [{"id": str(uuid.uuid4()), "device_id": device_id, "seq": seq, "type": kind, "v": 1, "occurred_at": at,
+               "actor_id": users[Role.INSPECTOR].id, "payload": payload, "attachments": []}
+              for seq, (at, kind, payload) in enumerate(records, start=1)]
+    ingest_push(db.session, registry, device_id=device_id, raw_events=events, now_ms=now, build="demo", sent_at=now,
+                actor_role=actor_roles(device_id))
 
 
 def _drawn_signature() -> str:

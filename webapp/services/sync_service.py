@@ -207,7 +207,8 @@ def _load_inspections(session, uids):
     return {i.uid: {"inspection_id": i.uid, "kind": i.kind, "status": i.status, "work_order": i.work_order.number,
                     "operation": i.operation.code if i.operation else None,
                     "bin_code": i.bin.code if i.bin else None, "template": i.template_code,
-                    "lot_size": i.lot_size, "sample_size": i.sample_size, "level": i.level, "severity": i.severity,
+                    "lot_size": i.lot_size, "sample_size": i.sample_size, "aql": i.aql, "level": i.level,
+                    "severity": i.severity,
                     "aqls": i.aqls, "plans": i.plans, "units": i.units, "found": i.found, "decision": i.decision,
                     "verdict": i.verdict, "reinspection_of": i.reinspects, "rework": i.rework_status,
                     "started_at": _iso(i.started_at), "finished_at": _iso(i.finished_at)} for i in rows}

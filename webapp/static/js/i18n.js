@@ -1,5 +1,5 @@
 // @ts-check
-/** Translated UI strings, rendered by the server into #shopfloor-i18n in the user's language. */
+/** Translated UI strings, rendered by the server: every page's (#shopfloor-i18n), then a page's own (data-strings). */
 
 /** @type {Record<string, string> | null} */
 let strings = null;
@@ -14,10 +14,13 @@ let strings = null;
  */
 export function t(key, vars) {
   if (strings === null) {
-    try {
-      strings = JSON.parse(document.getElementById("shopfloor-i18n")?.textContent || "{}");
-    } catch {
-      strings = {};
+    strings = {};
+    for (const block of document.querySelectorAll("#shopfloor-i18n, script[data-strings]")) {
+      try {
+        Object.assign(strings, JSON.parse(block.textContent || "{}"));
+      } catch {
+        // unreadable: its keys show as themselves
+      }
     }
   }
   const value = strings?.[key];

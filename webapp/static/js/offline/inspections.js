@@ -11,7 +11,7 @@
  */
 import { openShopfloorDB } from "./db.js";
 
-export { say } from "./slips.js";
+export { t as say } from "../i18n.js";
 
 /** The defect classes, gravest first. */
 export const CLASSES = ["critical", "major", "minor"];

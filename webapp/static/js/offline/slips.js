@@ -51,29 +51,8 @@ const CONTENT_FIELDS = ["transfer_id", "bin_codes", "to", "quantity", "part"];
  * @property {Record<string, any> | null} opened this device's own opening, when its content holds
  */
 
-/** @type {Record<string, unknown> | null} */
-let strings = null;
-
-/**
- * The page's own string for `key` (its data-strings blocks), else the one every page carries (t()).
- * @param {string} key
- * @param {Record<string, string | number>} [vars]
- */
-export function say(key, vars) {
-  if (strings === null) {
-    strings = {};
-    for (const block of document.querySelectorAll("script[data-strings]")) {
-      try {
-        Object.assign(strings, JSON.parse(block.textContent || "{}"));
-      } catch {
-        // a block that does not parse: t() answers
-      }
-    }
-  }
-  const text = strings[key];
-  if (typeof text !== "string" || !text) return t(key, vars);
-  return vars ? text.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole)) : text;
-}
+/** The page's string for `key` (its data-strings blocks, then every page's): i18n.js t(), by the name slip code uses. */
+export const say = t;
 
 /**
  * What a slip's signatures sign: the opening's content fields that are there, bin codes sorted.
