@@ -167,8 +167,8 @@ def inspection_plant(app, routed_plant):
         checklists.install_defaults(db.session)
         product = db.session.execute(select(Product).where(Product.code == "HS-01")).scalar_one()
         db.session.add(InspectionTemplate(
-            code="HS-01-FIRST", product=product, kind="first_piece", name_zh="半轴首件", name_en="Half-shaft first piece",
-            units=2, active=True, items=[
+            code="HS-01-FIRST", product=product, kind="first_piece", name_zh="半轴首件",
+            name_en="Half-shaft first piece", units=2, active=True, items=[
                 checklists.measure("length", "总长", "Overall length", "420.0", "0.5", "0.5"),
                 checklists.measure("diameter", "轴径", "Shaft diameter", "38.00", "0.05", "0.05"),
                 {"key": "workmanship", "label_zh": "做工", "label_en": "Workmanship", "group": "workmanship",

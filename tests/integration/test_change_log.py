@@ -69,7 +69,8 @@ RECIPES = {
         update="UPDATE inspection_templates SET units = 3 WHERE code = :key"),
     "defect_types": dict(
         key="D-TRIG-1", new_key="D-TRIG-2",
-        insert="INSERT INTO defect_types (code, name_zh, name_en, default_class) VALUES (:key, '裂纹', 'Crack', 'major')",
+        insert="INSERT INTO defect_types (code, name_zh, name_en, default_class) "
+               "VALUES (:key, '裂纹', 'Crack', 'major')",
         update="UPDATE defect_types SET default_class = 'critical' WHERE code = :key"),
     "reference_tables": dict(
         key="trig-ref-1", new_key="trig-ref-2",
