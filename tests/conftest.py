@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import select, text
+from werkzeug.security import generate_password_hash
 
 from webapp import create_app
 from webapp.config import TestConfig
@@ -53,6 +55,8 @@ def app(migrated, tmp_path):
             tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
             with db.engine.begin() as conn:
                 conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+                # What the migrations seed (0013: the sampling tables devices pull), as on a fresh database.
+                conn.execute(text("INSERT INTO reference_tables (key, version) VALUES ('aql', 1)"))
     yield app
     with app.app_context():
         db.session.remove()
@@ -86,16 +90,25 @@ def runner(app):
     return app.test_cli_runner()
 
 
+@functools.cache
+def _test_hash(password: str) -> str:
+    return generate_password_hash(password, method="scrypt:1024:8:1")
+
+
 @pytest.fixture
 def make_user(app):
-    """Return a factory: make_user(role, username=None, password='pw') creates a user."""
+    """Return a factory: make_user(role, username=None, password='pw') creates a user.
+
+    Their password is hashed with scrypt at a lower cost than the app's default (the hash says its
+    own parameters, and sign-in checks it as any other): hundreds of tests sign people in.
+    """
     from webapp.models import User
 
     def make(role: str, username: str | None = None, password: str = "pw") -> User:
         with app.app_context():
             user = User(username=username or f"{role}-{uuid.uuid4().hex[:6]}", display_name=f"{role} person",
                         role=role)
-            user.set_password(password)
+            user.password_hash = _test_hash(password)
             db.session.add(user)
             db.session.commit()
             db.session.refresh(user)
