@@ -330,3 +330,31 @@ def test_the_floor_list_says_what_is_due_per_order(app, inspector, client):
     assert 'data-first-piece="OP10" data-state="passed"' in page.text
     assert 'data-final data-state="offered"' in page.text
     assert "/inspections/new?kind=final&amp;order=WO-1" in page.text
+
+
+@pytest.mark.parametrize(("type_", "payload"), [
+    ("inspection.started", {"kind": "final", "work_order": "WO-NOPE", "lot_size": 100}),
+    ("inspection.started", {"kind": "first_piece", "work_order": "WO-1", "operation": "OP99"}),
+    ("inspection.started", {"kind": "final", "work_order": "WO-1"}),  # a final needs its lot size
+    ("inspection.started", {"kind": "final", "work_order": "WO-1", "lot_size": 1}),
+    ("inspection.started", {"kind": "audit", "work_order": "WO-1"}),
+    ("inspection.started", {"kind": "final", "work_order": "WO-1", "lot_size": 100, "aqls": {"major": "3"}}),
+    ("inspection.completed", {"verdict": "maybe", "signature_sha256": "a" * 64}),
+    ("inspection.signed", {"step": "boss", "signature_sha256": "a" * 64}),
+    ("packing.recorded", {"work_order": "WO-NOPE", "cartons": 2, "per_carton": 5}),
+    ("packing.recorded", {"work_order": "WO-1", "cartons": 0, "per_carton": 5}),
+])
+def test_hostile_starts_verdicts_and_packing_are_kept_in_quarantine(app, inspector, type_, payload):
+    if type_.startswith("inspection."):
+        payload = {"inspection_id": str(uuid.uuid4()), **payload}
+    reply = inspector.push([inspector.event(type_, payload)])
+    assert reply.status_code == 200 and reply.json["results"][0]["status"] == "quarantined"
+
+
+def test_unknown_pages_answer_404_not_500(app, client, auth, make_user, inspection_plant):
+    auth.login(make_user("inspector").username)
+    assert client.get("/inspections/new?kind=audit&order=WO-1").status_code == 404
+    assert client.get("/inspections/new?kind=final&order=WO-NOPE").status_code == 404
+    assert client.get("/orders/WO-NOPE/packing").status_code == 404
+    assert client.get("/inspections/not-a-uuid").status_code == 404
+    assert client.get("/inspections/00000000-0000-4000-8000-000000000000/report").status_code == 404

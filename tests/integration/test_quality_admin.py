@@ -97,3 +97,21 @@ def test_a_defect_type_gets_its_reference_photo_and_a_non_image_is_refused(app, 
 def test_a_clerk_may_not_change_quality_settings(client, auth, make_user, inspection_plant):
     auth.login(make_user("clerk").username)
     assert client.get("/admin/quality").status_code == 403
+
+
+@pytest.mark.parametrize(("path", "data"), [
+    ("/admin/quality/plans", {"product": "NOPE", "level": "II", "aql_critical": "0", "aql_major": "2.5",
+                              "aql_minor": "4.0"}),
+    ("/admin/quality/plans", {"product": "", "customer": "", "level": "II", "aql_critical": "0",
+                              "aql_major": "2.5", "aql_minor": "4.0"}),  # neither product nor customer
+    ("/admin/quality/plans", {"product": "HS-01", "level": "IV", "aql_critical": "0", "aql_major": "2.5",
+                              "aql_minor": "4.0"}),
+    ("/admin/quality/checklists", {"code": "X", "kind": "final", "product": "", "name_zh": "x", "name_en": "x",
+                                   "units": "many", "items": "a | 甲 | A | size"}),
+    ("/admin/quality/checklists", {"code": "X", "kind": "final", "product": "NOPE", "name_zh": "x",
+                                   "name_en": "x", "units": "1", "items": "a | 甲 | A | size"}),
+    ("/admin/quality/defects", {"code": "D-X", "product": "", "name_zh": "x", "name_en": "x", "class": "fatal"}),
+])
+def test_a_wrong_form_is_refused_with_its_reason_never_a_500(client, director, path, data):
+    reply = post(client, director, path, data)
+    assert reply.status_code == 422 and 'role="alert"' in reply.text

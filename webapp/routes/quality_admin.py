@@ -64,6 +64,15 @@ def _page(status: int = 200, errors: dict | None = None):
         items_text=checklists.items_text, kinds=rules.KINDS, classes=rules.CLASSES), status
 
 
+def _product(form) -> tuple[Product | None, bool]:
+    """The product a form names (none: the plant's, or every product), and whether a code typed is a known one."""
+    code = (form.get("product") or "").strip()
+    if not code:
+        return None, True
+    product = db.session.execute(select(Product).where(Product.code == code)).scalar()
+    return product, product is not None
+
+
 def _refresh_orders() -> None:
     """Settings change what is due: every order in production gets its summary again (devices pull it)."""
     ids = set(db.session.execute(select(WorkOrder.id).where(WorkOrder.status.in_(("planned", "in_progress"))))
@@ -103,13 +112,11 @@ def save_settings():
 @requires(Can.MANAGE_QUALITY)
 def save_plan():
     """Add or replace the level and AQLs of a product and/or a customer (the most specific plan wins)."""
-    product_code = (request.form.get("product") or "").strip()
+    product, known = _product(request.form)
     customer = (request.form.get("customer") or "").strip()[:120] or None
-    product = db.session.execute(select(Product).where(Product.code == product_code)).scalar() \
-        if product_code else None
     level = request.form.get("level", "")
     aqls = {c: (request.form.get(f"aql_{c}") or "").strip() for c in rules.CLASSES}
-    if ((product_code and product is None) or (product is None and customer is None) or level not in aql.LEVELS
+    if (not known or (product is None and customer is None) or level not in aql.LEVELS
             or not all(v == "0" or _is_aql(v) for v in aqls.values())):
         return _page(422, {"plan": _("Choose a product or a customer (or both), a level and an AQL per class "
                                      "from the tables (0: any defect of the class rejects).")})
@@ -145,9 +152,7 @@ def save_checklist():
     form = request.form
     code = (form.get("code") or "").strip().upper()[:40]
     kind = form.get("kind", "")
-    product_code = (form.get("product") or "").strip()
-    product = db.session.execute(select(Product).where(Product.code == product_code)).scalar() \
-        if product_code else None
+    product, known = _product(form)
     units = form.get("units", "")
     name_zh, name_en = (form.get("name_zh") or "").strip()[:120], (form.get("name_en") or "").strip()[:120]
     try:
@@ -155,7 +160,7 @@ def save_checklist():
     except checklists.ItemsInvalid as exc:
         return _page(422, {"checklist": _("Line %(line)s is not a checklist item: %(text)s", line=exc.line,
                                           text=exc.text) if exc.line else _("A checklist needs at least one item.")})
-    if (not code or kind not in rules.KINDS or (product_code and product is None) or not units.isdigit()
+    if (not code or kind not in rules.KINDS or not known or not units.isdigit()
             or not 1 <= int(units) <= 500 or not name_zh or not name_en):
         return _page(422, {"checklist": _("Give the checklist a code, a kind, both names and the units to check "
                                           "(1 to 500).")})
@@ -176,12 +181,10 @@ def save_defect():
     """Add or change a defect type of the catalogue, with its reference photo (checked as an image)."""
     form = request.form
     code = (form.get("code") or "").strip().upper()[:40]
-    product_code = (form.get("product") or "").strip()
-    product = db.session.execute(select(Product).where(Product.code == product_code)).scalar() \
-        if product_code else None
+    product, known = _product(form)
     name_zh, name_en = (form.get("name_zh") or "").strip()[:120], (form.get("name_en") or "").strip()[:120]
     cls = form.get("class", "")
-    if not code or not name_zh or not name_en or cls not in rules.CLASSES or (product_code and product is None):
+    if not code or not name_zh or not name_en or cls not in rules.CLASSES or not known:
         return _page(422, {"defect": _("Give the defect type a code, both names and a class.")})
     photo = None
     upload = request.files.get("photo")
